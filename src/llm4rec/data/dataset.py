@@ -1,0 +1,194 @@
+"""Dataset: interactions over dense ids, the item catalog and optional user side information."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from llm4rec.data.catalog import Catalog
+from llm4rec.data.interactions import Interactions
+from llm4rec.errors import DataError
+
+DuplicatePolicy = Literal["error", "keep", "first", "last"]
+CORE_COLUMNS = ("user", "item", "timestamp", "rating")
+
+
+@dataclass(eq=False)
+class Dataset:
+    """A recommendation dataset: everything every split, protocol and model agrees on."""
+
+    name: str
+    interactions: Interactions
+    user_ids: np.ndarray
+    catalog: Catalog
+    user_info: pd.DataFrame | None = None
+
+    @property
+    def n_users(self) -> int:
+        return self.interactions.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.interactions.n_items
+
+    def __len__(self) -> int:
+        return len(self.interactions)
+
+    def summary(self) -> dict[str, object]:
+        """Counts, time span and text fields (what ``llm4rec datasets info`` prints)."""
+        ts = self.interactions.timestamp
+        inter = self.interactions
+        n_rated = int(np.count_nonzero(inter.item_counts()))
+        span = (pd.to_datetime(int(ts.min()), unit="s").date().isoformat(),
+                pd.to_datetime(int(ts.max()), unit="s").date().isoformat()) if len(ts) else ("", "")
+        return {
+            "name": self.name,
+            "users": self.n_users,
+            "items": n_rated,
+            "catalog_items": self.n_items,
+            "interactions": len(inter),
+            "density": len(inter) / max(1, self.n_users * max(1, n_rated)),
+            "time_span": f"{span[0]} .. {span[1]}",
+            "item_text_fields": list(self.catalog.text_fields),
+            "user_fields": [] if self.user_info is None else list(self.user_info.columns),
+        }
+
+
+def from_dataframe(
+    df: pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    items: pd.DataFrame | None = None,
+    item_id_column: str = "item",
+    users: pd.DataFrame | None = None,
+    user_id_column: str = "user",
+    name: str = "custom",
+    duplicates: DuplicatePolicy = "error",
+    keep_unrated_items: bool = True,
+    source: str | Path = "<dataframe>",
+) -> Dataset:
+    """Build a :class:`Dataset` from a DataFrame of interactions.
+
+    ``columns`` maps the roles ``user``, ``item``, ``timestamp``, ``rating`` to
+    column names of ``df`` (``user`` and ``item`` are required; a missing
+    timestamp means "row order", a missing rating means implicit feedback 1.0).
+    ``items`` is an optional item table whose other columns join the catalog as
+    text fields; catalog items nobody rated are kept (``keep_unrated_items``) so
+    cold items can be recommended. ``duplicates`` decides what happens to
+    repeated (user, item, timestamp) rows: ``"error"`` (default) raises naming
+    the first repeated row, ``"keep"`` keeps all, ``"first"``/``"last"`` keep one.
+    Timestamps may be numbers (seconds) or parseable date strings.
+    """
+    columns = dict(columns or {c: c for c in CORE_COLUMNS if c in df.columns})
+    unknown_roles = set(columns) - set(CORE_COLUMNS)
+    if unknown_roles:
+        raise DataError(f"{source}: unknown column roles {sorted(unknown_roles)}; use {list(CORE_COLUMNS)}")
+    for role in ("user", "item"):
+        if role not in columns:
+            raise DataError(f"{source}: the column mapping names no {role!r} column")
+    missing = [f"{role}={col!r}" for role, col in columns.items() if col not in df.columns]
+    if missing:
+        raise DataError(f"{source}: missing columns {', '.join(missing)}; the file has {list(df.columns)}")
+    if len(df) == 0:
+        raise DataError(f"{source}: no interactions (the table is empty)")
+
+    frame = pd.DataFrame({role: df[col].to_numpy() for role, col in columns.items()})
+    for role in ("user", "item"):
+        bad = frame[role].isna().to_numpy()
+        if bad.any():
+            raise DataError(f"{source}: row {int(np.argmax(bad))}: empty {role} id")
+    frame["timestamp"] = _parse_timestamps(frame["timestamp"], source) if "timestamp" in frame \
+        else np.arange(len(frame), dtype=np.int64)
+    if "rating" in frame:
+        rating = pd.to_numeric(frame["rating"], errors="coerce")
+        if rating.isna().any():
+            row = int(np.argmax(rating.isna().to_numpy()))
+            raise DataError(f"{source}: row {row}: rating {frame['rating'].iloc[row]!r} is not a number")
+        frame["rating"] = rating.astype(np.float32)
+    else:
+        frame["rating"] = np.float32(1.0)
+    frame["user"] = frame["user"].astype(str)
+    frame["item"] = frame["item"].astype(str)
+
+    dup = frame.duplicated(["user", "item", "timestamp"], keep=False)
+    if dup.any():
+        if duplicates == "error":
+            row = int(np.argmax(dup.to_numpy()))
+            raise DataError(f"{source}: row {row}: duplicate interaction (user={frame['user'].iloc[row]}, "
+                            f"item={frame['item'].iloc[row]}, timestamp={frame['timestamp'].iloc[row]}); "
+                            "pass duplicates='keep', 'first' or 'last' to accept repeats")
+        if duplicates in ("first", "last"):
+            frame = frame.drop_duplicates(["user", "item", "timestamp"], keep=duplicates)
+
+    catalog, item_index = _build_catalog(frame["item"], items, item_id_column, keep_unrated_items, source)
+    user_codes, user_ids = pd.factorize(frame["user"], sort=False)
+    user_order = _natural_order(user_ids)
+    remap = np.empty(len(user_ids), np.int64)
+    remap[user_order] = np.arange(len(user_ids))
+    user_ids = np.asarray(user_ids)[user_order]
+    user_info = _build_user_info(users, user_id_column, user_ids, source)
+    inter = Interactions.build(remap[user_codes], item_index, frame["timestamp"].to_numpy(),
+                               frame["rating"].to_numpy(), n_users=len(user_ids), n_items=len(catalog),
+                               catalog=catalog, user_info=user_info)
+    return Dataset(name, inter, user_ids.astype(str), catalog, user_info)
+
+
+def _parse_timestamps(col: pd.Series, source: object) -> np.ndarray:
+    numeric = pd.to_numeric(col, errors="coerce")
+    if not numeric.isna().any():
+        return numeric.to_numpy().astype(np.int64)
+    parsed = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
+    if parsed.isna().any():
+        row = int(np.argmax(parsed.isna().to_numpy()))
+        raise DataError(f"{source}: row {row}: cannot parse timestamp {col.iloc[row]!r}")
+    return (parsed.astype("int64") // 10**9).to_numpy().astype(np.int64)
+
+
+def _natural_order(values) -> np.ndarray:
+    """Stable order that sorts numeric-looking ids numerically, others lexicographically after them."""
+    keys = [(0, int(s), "") if s.isdigit() else (1, 0, s) for s in map(str, values)]
+    return np.asarray(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+
+
+def _build_catalog(item_col: pd.Series, items: pd.DataFrame | None, id_col: str, keep_unrated: bool,
+                   source: object) -> tuple[Catalog, np.ndarray]:
+    rated = pd.unique(item_col)
+    if items is not None:
+        if id_col not in items.columns:
+            raise DataError(f"{source}: item table has no id column {id_col!r}; it has {list(items.columns)}")
+        table = items.copy()
+        table[id_col] = table[id_col].astype(str)
+        dup = table[id_col].duplicated()
+        if dup.any():
+            raise DataError(f"{source}: item table row {int(np.argmax(dup.to_numpy()))}: "
+                            f"duplicate item id {table[id_col][dup].iloc[0]!r}")
+        known = set(table[id_col])
+        extra = [i for i in rated if i not in known]
+        ids = list(table[id_col]) if keep_unrated else [i for i in table[id_col] if i in set(rated)]
+        ids += extra  # rated items absent from the item table still get a (text-less) row
+    else:
+        ids = list(rated)
+    ids = np.asarray(ids, dtype=object)[_natural_order(ids)]
+    frame = pd.DataFrame({id_col: ids.astype(str)})
+    if items is not None:
+        frame = frame.merge(table, on=id_col, how="left")
+    catalog = Catalog(ids.astype(str), frame.drop(columns=[id_col]))
+    index = pd.Index(ids.astype(str)).get_indexer(item_col.to_numpy())
+    return catalog, index
+
+
+def _build_user_info(users: pd.DataFrame | None, id_col: str, user_ids: np.ndarray,
+                     source: object) -> pd.DataFrame | None:
+    if users is None:
+        return None
+    if id_col not in users.columns:
+        raise DataError(f"{source}: user table has no id column {id_col!r}; it has {list(users.columns)}")
+    table = users.copy()
+    table[id_col] = table[id_col].astype(str)
+    return (pd.DataFrame({id_col: np.asarray(user_ids).astype(str)}).merge(table, on=id_col, how="left")
+            .drop(columns=[id_col]))

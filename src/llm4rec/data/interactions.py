@@ -1,0 +1,101 @@
+"""Interactions: columnar (user, item, timestamp, rating) arrays over dense integer ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from llm4rec.data.catalog import Catalog
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """Interaction log over the id universe ``[0, n_users) x [0, n_items)``.
+
+    Rows are sorted by (user, timestamp, original order). ``catalog`` is the item
+    side (text fields) shared by every split of one dataset; ``user_info`` is an
+    optional table of user side information indexed by dense user id.
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    timestamp: np.ndarray
+    rating: np.ndarray
+    n_users: int
+    n_items: int
+    catalog: Catalog | None = field(default=None, repr=False)
+    user_info: object | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.user)
+        for name in ("item", "timestamp", "rating"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Interactions.{name} has {len(getattr(self, name))} rows, user has {n}")
+
+    @classmethod
+    def build(cls, user, item, timestamp=None, rating=None, *, n_users: int | None = None,
+              n_items: int | None = None, catalog: Catalog | None = None,
+              user_info: object | None = None) -> Interactions:
+        """Build from array-likes, casting dtypes and sorting by (user, timestamp) stably."""
+        user = np.asarray(user, dtype=np.int32)
+        item = np.asarray(item, dtype=np.int32)
+        n = len(user)
+        timestamp = np.zeros(n, np.int64) if timestamp is None else np.asarray(timestamp, dtype=np.int64)
+        rating = np.ones(n, np.float32) if rating is None else np.asarray(rating, dtype=np.float32)
+        order = np.lexsort((timestamp, user))
+        if n_users is None:
+            n_users = int(user.max()) + 1 if n else 0
+        if n_items is None:
+            n_items = int(item.max()) + 1 if n else 0
+        return cls(user[order], item[order], timestamp[order], rating[order], int(n_users), int(n_items),
+                   catalog, user_info)
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def subset(self, mask_or_index: np.ndarray) -> Interactions:
+        """Rows selected by a boolean mask or an index array (order kept)."""
+        return Interactions(self.user[mask_or_index], self.item[mask_or_index], self.timestamp[mask_or_index],
+                            self.rating[mask_or_index], self.n_users, self.n_items, self.catalog,
+                            self.user_info)
+
+    def concat(self, other: Interactions) -> Interactions:
+        """Union of two logs over the same id universe, re-sorted by (user, timestamp)."""
+        if (self.n_users, self.n_items) != (other.n_users, other.n_items):
+            raise ValueError("cannot concatenate interactions over different id universes")
+        return Interactions.build(np.concatenate([self.user, other.user]),
+                                  np.concatenate([self.item, other.item]),
+                                  np.concatenate([self.timestamp, other.timestamp]),
+                                  np.concatenate([self.rating, other.rating]),
+                                  n_users=self.n_users, n_items=self.n_items, catalog=self.catalog,
+                                  user_info=self.user_info)
+
+    def to_csr(self, values: str | None = None) -> sp.csr_matrix:
+        """User x item CSR matrix; entries are 1 (or ``rating`` with ``values="rating"``), duplicates summed."""
+        data = self.rating if values == "rating" else np.ones(len(self), np.float32)
+        m = sp.csr_matrix((data, (self.user, self.item)), shape=(self.n_users, self.n_items), dtype=np.float32)
+        m.sum_duplicates()
+        return m
+
+    @property
+    def users(self) -> np.ndarray:
+        """Distinct users present, ascending."""
+        return np.unique(self.user)
+
+    def user_offsets(self) -> np.ndarray:
+        """CSR-style offsets: rows of user ``u`` are ``[offsets[u], offsets[u+1])`` (rows are user-sorted)."""
+        counts = np.bincount(self.user, minlength=self.n_users)
+        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def sequences(self) -> list[np.ndarray]:
+        """Per-user item sequences in time order (index = dense user id)."""
+        off = self.user_offsets()
+        return [self.item[off[u]:off[u + 1]] for u in range(self.n_users)]
+
+    def item_counts(self) -> np.ndarray:
+        """Interactions per item (popularity), length ``n_items``."""
+        return np.bincount(self.item, minlength=self.n_items).astype(np.int64)

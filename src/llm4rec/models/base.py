@@ -1,0 +1,209 @@
+"""The Recommender contract every model implements (classic, LLM-embedding, LLM-token, LLM-as-RS).
+
+scikit-learn habits: ``__init__`` stores a typed config only, fitted state ends
+in ``_``, ``fit`` returns ``self``. Scoring is batch-first: ``score(users)``
+gives a ``(len(users), n_items)`` matrix, ``score(users, items)`` scores given
+candidates (1-D: the same for every user; 2-D: one row per user).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from llm4rec import __version__
+from llm4rec.config import Config
+from llm4rec.data.interactions import Interactions
+from llm4rec.errors import ConfigError, NotFittedError, UnknownUserError
+
+
+class ModelConfig(Config):
+    """Base of every model's hyper-parameters; ``seed`` makes training deterministic."""
+
+    seed: int = 42
+
+
+class Recommender(ABC):
+    """Base class: subclasses set ``Config`` and implement ``_fit`` and ``_score``.
+
+    Optional hooks: ``_score_items`` (score only given candidates, for costly
+    models), ``_on_history`` (react to new inference-time history, e.g. user
+    sequences), ``_get_state``/``_set_state`` (fitted arrays for save/load),
+    ``explain``.
+    """
+
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    name: ClassVar[str] = "recommender"
+
+    def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
+        if config is None:
+            config = self.Config(**params)
+        elif params:
+            config = config.model_copy(update=params)
+        if not isinstance(config, self.Config):
+            raise ConfigError(f"{type(self).__name__} takes a {self.Config.__name__}, got {type(config).__name__}")
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, train: Interactions, valid: Interactions | None = None) -> Recommender:
+        """Train on ``train`` (``valid`` only for early stopping / model selection); returns ``self``."""
+        if len(train) == 0:
+            raise ValueError("cannot fit on an empty interaction log")
+        self.n_users_ = train.n_users
+        self.n_items_ = train.n_items
+        self.history_ = train.to_csr()
+        self._fit(train, valid)
+        self._on_history(train)
+        return self
+
+    @abstractmethod
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None: ...
+
+    def set_history(self, history: Interactions) -> Recommender:
+        """Replace the interactions known at inference time (seen items; sequence inputs), no retraining.
+
+        The evaluation runner calls this with train + valid before scoring the test split.
+        """
+        self._check_fitted()
+        if (history.n_users, history.n_items) != (self.n_users_, self.n_items_):
+            raise ValueError("history is over a different id universe than the fitted model")
+        self.history_ = history.to_csr()
+        self._on_history(history)
+        return self
+
+    def _on_history(self, history: Interactions) -> None:  # noqa: B027 - optional hook
+        """Hook: called after fit and set_history."""
+
+    # ------------------------------------------------------------------ scoring
+    @abstractmethod
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        """Scores of every item for each user: float32 ``(len(users), n_items)``."""
+
+    def _score_items(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Scores of candidate ``items`` (2-D, one row per user); default gathers from ``_score``."""
+        return np.take_along_axis(self._score(users), items, axis=1)
+
+    def score(self, users: np.ndarray | list[int] | int, items: np.ndarray | None = None) -> np.ndarray:
+        """Score the catalog (``items=None``) or given candidates for each user. Higher is better."""
+        users = self._check_users(users)
+        if items is None:
+            return np.asarray(self._score(users), dtype=np.float32)
+        items = np.asarray(items, dtype=np.int64)
+        if items.ndim == 1:
+            items = np.broadcast_to(items, (len(users), len(items)))
+        if items.ndim != 2 or items.shape[0] != len(users):
+            raise ValueError(f"items must be 1-D or have one row per user; got shape {items.shape}")
+        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
+            raise ValueError(f"item ids must lie in [0, {self.n_items_}); got {items.min()}..{items.max()}")
+        return np.asarray(self._score_items(users, np.ascontiguousarray(items)), dtype=np.float32)
+
+    def recommend(self, users: np.ndarray | list[int] | int, k: int = 10, exclude_seen: bool = True,
+                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` item ids and scores per user, best first; seen items excluded by default."""
+        users = self._check_users(users)
+        k = min(int(k), self.n_items_)
+        ids = np.empty((len(users), k), np.int64)
+        vals = np.empty((len(users), k), np.float32)
+        for start in range(0, len(users), batch_size):
+            batch = users[start:start + batch_size]
+            scores = np.array(self._score(batch), dtype=np.float32)
+            if exclude_seen:
+                mask_rows(scores, self.history_, batch)
+            ids[start:start + len(batch)], vals[start:start + len(batch)] = top_k(scores, k)
+        return ids, vals
+
+    def explain(self, user: int, item: int) -> str:
+        """A natural-language reason for recommending ``item`` to ``user`` (models that can)."""
+        raise NotImplementedError(f"{type(self).__name__} does not explain its recommendations")
+
+    # ------------------------------------------------------------------ checks
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_items_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+
+    def _check_users(self, users: np.ndarray | list[int] | int) -> np.ndarray:
+        self._check_fitted()
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        if users.ndim != 1:
+            raise ValueError(f"users must be a 1-D array of ids; got shape {users.shape}")
+        bad = (users < 0) | (users >= self.n_users_)
+        if bad.any():
+            raise UnknownUserError(f"user id {int(users[bad][0])} is unknown to {type(self).__name__} "
+                                   f"(fitted on ids 0..{self.n_users_ - 1}); new users need a refit or a "
+                                   "history via set_history()")
+        return users
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Fitted arrays to persist (besides the history); override in subclasses."""
+        return {}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Restore what ``_get_state`` returned."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.toml``, ``meta.json`` and ``state.npz`` into folder ``path``."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.config.save(path / "config.toml")
+        meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}", "llm4rec": __version__,
+                "n_users": self.n_users_, "n_items": self.n_items_}
+        (path / "meta.json").write_text(json.dumps(meta, indent=1))
+        h = self.history_.tocsr()
+        state = {f"state.{k}": np.asarray(v) for k, v in self._get_state().items()}
+        np.savez(path / "state.npz", history_indptr=h.indptr, history_indices=h.indices,
+                 history_data=h.data, **state)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Load a model written by :meth:`save` (called on the base class, it finds the right subclass)."""
+        path = Path(path)
+        meta = json.loads((path / "meta.json").read_text())
+        module, qualname = meta["class"].split(":")
+        import importlib
+
+        klass = getattr(importlib.import_module(module), qualname)
+        if not issubclass(klass, cls):
+            raise TypeError(f"{path} holds a {qualname}, not a {cls.__name__}")
+        model = klass(klass.Config.load(path / "config.toml"))
+        model.n_users_, model.n_items_ = int(meta["n_users"]), int(meta["n_items"])
+        with np.load(path / "state.npz", allow_pickle=False) as z:
+            model.history_ = sp.csr_matrix((z["history_data"], z["history_indices"], z["history_indptr"]),
+                                           shape=(model.n_users_, model.n_items_))
+            state = {k[len("state."):]: z[k] for k in z.files if k.startswith("state.")}
+        model._set_state(state)
+        model._on_history(history_from_csr(model.history_))
+        return model
+
+
+def history_from_csr(m: sp.csr_matrix) -> Interactions:
+    """Interactions from a CSR matrix (order within a user is the column order; no timestamps)."""
+    coo = m.tocoo()
+    return Interactions.build(coo.row, coo.col, None, coo.data, n_users=m.shape[0], n_items=m.shape[1])
+
+
+def mask_rows(scores: np.ndarray, matrix: sp.csr_matrix, users: np.ndarray, value: float = -np.inf) -> None:
+    """Set ``scores[i, j] = value`` for every non-zero ``matrix[users[i], j]`` (in place, vectorised)."""
+    sub = matrix[users]
+    rows = np.repeat(np.arange(len(users)), np.diff(sub.indptr))
+    scores[rows, sub.indices] = value
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``k`` largest entries per row, sorted descending (ties: lower index first)."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    idx = np.take_along_axis(part, order, axis=1)
+    return idx, np.take_along_axis(scores, idx, axis=1)

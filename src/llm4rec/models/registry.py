@@ -1,0 +1,46 @@
+"""Name -> model class registry for configs and the CLI (classes are imported lazily)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from llm4rec.errors import ConfigError
+from llm4rec.models.base import Recommender
+
+_MODELS: dict[str, str] = {
+    "pop": "llm4rec.models.classic.pop:Pop",
+    "random": "llm4rec.models.classic.pop:Random",
+    "itemknn": "llm4rec.models.classic.itemknn:ItemKNN",
+    "bpr": "llm4rec.models.classic.bpr:BPRMF",
+    "sasrec": "llm4rec.models.classic.sasrec:SASRec",
+    "bert4rec": "llm4rec.models.classic.bert4rec:BERT4Rec",
+    "gru4rec": "llm4rec.models.classic.gru4rec:GRU4Rec",
+}
+
+
+def register(name: str, target: str) -> None:
+    """Register ``"module:Class"`` under ``name`` (plug-ins and later paradigms call this)."""
+    _MODELS[name] = target
+
+
+def available_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+def get_model(name: str) -> type[Recommender]:
+    """The class registered under ``name``; a clear error lists the known names."""
+    try:
+        module, qualname = _MODELS[name].split(":")
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(available_models())}") from None
+    return getattr(importlib.import_module(module), qualname)
+
+
+def make_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
+    """Instantiate a registered model from a parameter dict (validated by its typed config)."""
+    klass = get_model(name)
+    try:
+        return klass(klass.Config(**(params or {})))
+    except Exception as exc:  # pydantic ValidationError -> a config error naming the model
+        raise ConfigError(f"invalid parameters for model {name!r}: {exc}") from exc
