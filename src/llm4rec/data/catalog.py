@@ -51,7 +51,7 @@ class Catalog:
         idx = np.arange(len(self)) if items is None else np.asarray(list(items), dtype=np.int64)
         cols = list(fields or self.text_fields)
         rows = self.table.iloc[idx][cols].to_dict("records")
-        return [render_item(row, fallback=str(self.ids[i])) for row, i in zip(rows, idx)]
+        return [render_item(row, fallback=str(self.ids[i])) for row, i in zip(rows, idx, strict=True)]
 
     def lookup(self, external_id: str) -> int:
         """Dense id of an external item id (``KeyError`` when unknown)."""
@@ -83,10 +83,12 @@ def render_item(fields: dict[str, object], fallback: str = "") -> str:
 
 
 def _clean(value: object) -> str:
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, (list, tuple, np.ndarray)):
-        return ", ".join(str(v) for v in value if _clean(v))
+        return ", ".join(_clean(v) for v in value if _clean(v))
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
     if isinstance(value, float):
         if np.isnan(value):
             return ""

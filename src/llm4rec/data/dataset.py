@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +12,17 @@ import numpy as np
 import pandas as pd
 
 from llm4rec.data.catalog import Catalog
+from llm4rec.data.exceptions import (
+    DataError,
+    DuplicateRowError,
+    EmptyDataError,
+    FormatError,
+    MissingColumnError,
+    TimestampError,
+)
 from llm4rec.data.interactions import Interactions
-from llm4rec.errors import DataError
+
+log = logging.getLogger(__name__)
 
 DuplicatePolicy = Literal["error", "keep", "first", "last"]
 CORE_COLUMNS = ("user", "item", "timestamp", "rating")
@@ -71,6 +81,7 @@ def from_dataframe(
     duplicates: DuplicatePolicy = "error",
     keep_unrated_items: bool = True,
     source: str | Path = "<dataframe>",
+    first_line: int | None = None,
 ) -> Dataset:
     """Build a :class:`Dataset` from a DataFrame of interactions.
 
@@ -80,50 +91,62 @@ def from_dataframe(
     ``items`` is an optional item table whose other columns join the catalog as
     text fields; catalog items nobody rated are kept (``keep_unrated_items``) so
     cold items can be recommended. ``duplicates`` decides what happens to
-    repeated (user, item, timestamp) rows: ``"error"`` (default) raises naming
-    the first repeated row, ``"keep"`` keeps all, ``"first"``/``"last"`` keep one.
-    Timestamps may be numbers (seconds) or parseable date strings.
+    repeated (user, item, timestamp) rows -- (user, item) pairs when there is no
+    timestamp: ``"error"`` (default) raises naming the first repeated row,
+    ``"keep"`` keeps all, ``"first"``/``"last"`` keep one (and log how many were
+    dropped). Timestamps may be numbers (seconds), datetimes or parseable date
+    strings. Errors name ``source`` and the row: the 0-based row of ``df``, or the
+    file line ``first_line + row`` when a loader passes the line of the first row.
     """
+    if duplicates not in ("error", "keep", "first", "last"):
+        raise ValueError(f"duplicates must be 'error', 'keep', 'first' or 'last', not {duplicates!r}")
+    at = _Locator(source, first_line)
     columns = dict(columns or {c: c for c in CORE_COLUMNS if c in df.columns})
     unknown_roles = set(columns) - set(CORE_COLUMNS)
     if unknown_roles:
         raise DataError(f"{source}: unknown column roles {sorted(unknown_roles)}; use {list(CORE_COLUMNS)}")
     for role in ("user", "item"):
         if role not in columns:
-            raise DataError(f"{source}: the column mapping names no {role!r} column")
+            raise MissingColumnError(f"{source}: the column mapping names no {role!r} column")
     missing = [f"{role}={col!r}" for role, col in columns.items() if col not in df.columns]
     if missing:
-        raise DataError(f"{source}: missing columns {', '.join(missing)}; the file has {list(df.columns)}")
+        raise MissingColumnError(f"{source}: missing columns {', '.join(missing)}; "
+                                 f"the file has {list(df.columns)}")
     if len(df) == 0:
-        raise DataError(f"{source}: no interactions (the table is empty)")
+        raise EmptyDataError(f"{source}: no interactions (the table is empty)")
 
-    frame = pd.DataFrame({role: df[col].to_numpy() for role, col in columns.items()})
+    frame = pd.DataFrame({role: df[col].reset_index(drop=True) for role, col in columns.items()})
     for role in ("user", "item"):
-        bad = frame[role].isna().to_numpy()
+        bad = (frame[role].isna() | (frame[role].astype(str).str.strip() == "")).to_numpy()
         if bad.any():
-            raise DataError(f"{source}: row {int(np.argmax(bad))}: empty {role} id")
-    frame["timestamp"] = _parse_timestamps(frame["timestamp"], source) if "timestamp" in frame \
+            raise FormatError(f"{at(int(np.argmax(bad)))}: empty {role} id")
+    has_time = "timestamp" in frame
+    frame["timestamp"] = _parse_timestamps(frame["timestamp"], at) if has_time \
         else np.arange(len(frame), dtype=np.int64)
     if "rating" in frame:
         rating = pd.to_numeric(frame["rating"], errors="coerce")
         if rating.isna().any():
             row = int(np.argmax(rating.isna().to_numpy()))
-            raise DataError(f"{source}: row {row}: rating {frame['rating'].iloc[row]!r} is not a number")
+            raise FormatError(f"{at(row)}: rating {frame['rating'].iloc[row]!r} is not a number")
         frame["rating"] = rating.astype(np.float32)
     else:
         frame["rating"] = np.float32(1.0)
-    frame["user"] = frame["user"].astype(str)
-    frame["item"] = frame["item"].astype(str)
+    for role in ("user", "item"):
+        if not pd.api.types.is_string_dtype(frame[role]) or frame[role].dtype == object:
+            frame[role] = frame[role].astype(str)
 
-    dup = frame.duplicated(["user", "item", "timestamp"], keep=False)
-    if dup.any():
-        if duplicates == "error":
-            row = int(np.argmax(dup.to_numpy()))
-            raise DataError(f"{source}: row {row}: duplicate interaction (user={frame['user'].iloc[row]}, "
-                            f"item={frame['item'].iloc[row]}, timestamp={frame['timestamp'].iloc[row]}); "
-                            "pass duplicates='keep', 'first' or 'last' to accept repeats")
-        if duplicates in ("first", "last"):
-            frame = frame.drop_duplicates(["user", "item", "timestamp"], keep=duplicates)
+    key = ["user", "item", "timestamp"] if has_time else ["user", "item"]
+    if duplicates != "keep":
+        dup = frame.duplicated(key, keep="first").to_numpy()
+        if dup.any():
+            row = int(np.argmax(dup))
+            if duplicates == "error":
+                what = ", ".join(f"{k}={frame[k].iloc[row]}" for k in key)
+                raise DuplicateRowError(f"{at(row)}: duplicate interaction ({what}); pass duplicates='keep', "
+                                        "'first' or 'last' to accept repeats")
+            frame = frame.drop_duplicates(key, keep=duplicates)
+            log.info("%s: dropped %d duplicate interactions (duplicates=%r)", source, int(dup.sum()),
+                     duplicates)
 
     catalog, item_index = _build_catalog(frame["item"], items, item_id_column, keep_unrated_items, source)
     user_codes, user_ids = pd.factorize(frame["user"], sort=False)
@@ -138,15 +161,33 @@ def from_dataframe(
     return Dataset(name, inter, user_ids.astype(str), catalog, user_info)
 
 
-def _parse_timestamps(col: pd.Series, source: object) -> np.ndarray:
-    numeric = pd.to_numeric(col, errors="coerce")
-    if not numeric.isna().any():
-        return numeric.to_numpy().astype(np.int64)
-    parsed = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
+class _Locator:
+    """Formats ``source: row N`` (0-based frame row) or ``source: line N`` (file line)."""
+
+    def __init__(self, source: object, first_line: int | None) -> None:
+        self.source, self.first_line = source, first_line
+
+    def __call__(self, row: int) -> str:
+        if self.first_line is None:
+            return f"{self.source}: row {row}"
+        return f"{self.source}: line {self.first_line + row}"
+
+
+def _parse_timestamps(col: pd.Series, at: _Locator) -> np.ndarray:
+    """Seconds since the epoch from numbers, datetimes or date strings."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        parsed = pd.to_datetime(col, utc=True)
+    else:
+        numeric = pd.to_numeric(col, errors="coerce")
+        if numeric.notna().all():
+            return numeric.to_numpy().astype(np.int64)
+        # a column with some numbers is a numeric column: the first non-number is the error
+        parsed = numeric if numeric.notna().any() else pd.to_datetime(col, errors="coerce", utc=True,
+                                                                        format="mixed")
     if parsed.isna().any():
         row = int(np.argmax(parsed.isna().to_numpy()))
-        raise DataError(f"{source}: row {row}: cannot parse timestamp {col.iloc[row]!r}")
-    return (parsed.astype("int64") // 10**9).to_numpy().astype(np.int64)
+        raise TimestampError(f"{at(row)}: cannot parse timestamp {col.iloc[row]!r}")
+    return (parsed.dt.as_unit("s").astype("int64")).to_numpy().astype(np.int64)
 
 
 def _natural_order(values) -> np.ndarray:
@@ -160,16 +201,18 @@ def _build_catalog(item_col: pd.Series, items: pd.DataFrame | None, id_col: str,
     rated = pd.unique(item_col)
     if items is not None:
         if id_col not in items.columns:
-            raise DataError(f"{source}: item table has no id column {id_col!r}; it has {list(items.columns)}")
+            raise MissingColumnError(f"{source}: item table has no id column {id_col!r}; "
+                                     f"it has {list(items.columns)}")
         table = items.copy()
         table[id_col] = table[id_col].astype(str)
         dup = table[id_col].duplicated()
         if dup.any():
-            raise DataError(f"{source}: item table row {int(np.argmax(dup.to_numpy()))}: "
-                            f"duplicate item id {table[id_col][dup].iloc[0]!r}")
+            raise DuplicateRowError(f"{source}: item table row {int(np.argmax(dup.to_numpy()))}: "
+                                    f"duplicate item id {table[id_col][dup].iloc[0]!r}")
         known = set(table[id_col])
+        rated_set = set(rated)
         extra = [i for i in rated if i not in known]
-        ids = list(table[id_col]) if keep_unrated else [i for i in table[id_col] if i in set(rated)]
+        ids = list(table[id_col]) if keep_unrated else [i for i in table[id_col] if i in rated_set]
         ids += extra  # rated items absent from the item table still get a (text-less) row
     else:
         ids = list(rated)
@@ -187,8 +230,13 @@ def _build_user_info(users: pd.DataFrame | None, id_col: str, user_ids: np.ndarr
     if users is None:
         return None
     if id_col not in users.columns:
-        raise DataError(f"{source}: user table has no id column {id_col!r}; it has {list(users.columns)}")
+        raise MissingColumnError(f"{source}: user table has no id column {id_col!r}; "
+                                 f"it has {list(users.columns)}")
     table = users.copy()
     table[id_col] = table[id_col].astype(str)
+    dup = table[id_col].duplicated()
+    if dup.any():
+        raise DuplicateRowError(f"{source}: user table row {int(np.argmax(dup.to_numpy()))}: "
+                                f"duplicate user id {table[id_col][dup].iloc[0]!r}")
     return (pd.DataFrame({id_col: np.asarray(user_ids).astype(str)}).merge(table, on=id_col, how="left")
             .drop(columns=[id_col]))

@@ -75,9 +75,10 @@ class Interactions:
                                   user_info=self.user_info)
 
     def to_csr(self, values: str | None = None) -> sp.csr_matrix:
-        """User x item CSR matrix; entries are 1 (or ``rating`` with ``values="rating"``), duplicates summed."""
+        """User x item CSR matrix of ones (``values="rating"``: ratings); duplicates are summed."""
         data = self.rating if values == "rating" else np.ones(len(self), np.float32)
-        m = sp.csr_matrix((data, (self.user, self.item)), shape=(self.n_users, self.n_items), dtype=np.float32)
+        shape = (self.n_users, self.n_items)
+        m = sp.csr_matrix((data, (self.user, self.item)), shape=shape, dtype=np.float32)
         m.sum_duplicates()
         return m
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from llm4rec.data.dataset import Dataset
+from llm4rec.data.exceptions import DataError
 from llm4rec.data.interactions import Interactions
+from llm4rec.errors import ConfigError
 
 
 @dataclass(eq=False)
@@ -48,6 +53,19 @@ class Split:
             return self.train.concat(self.valid) if len(self.valid) else self.train
         raise ValueError(f"known_for takes 'valid' or 'test', not {part!r}")
 
+    def save(self, path: str | Path) -> Path:
+        """Write the split to the folder ``path``: ``split.npz`` (arrays), ``split.json`` (kind, params)."""
+        return _save_split(self, path)
+
+    @staticmethod
+    def load(path: str | Path, dataset: Dataset | None = None) -> Split:
+        """Read a split written by :meth:`save` (exact round-trip of every array, kind and params).
+
+        Pass the ``dataset`` it was made from to attach its catalog and user info
+        (its id universe must match).
+        """
+        return _load_split(path, dataset)
+
 
 def leave_one_out(ds: Dataset | Interactions, *, min_train: int = 1, seed: int = 0) -> Split:
     """Leave-one-out by time: per user the last interaction is test, the second-last valid.
@@ -68,3 +86,152 @@ def leave_one_out(ds: Dataset | Interactions, *, min_train: int = 1, seed: int =
     name = ds.name if isinstance(ds, Dataset) else ""
     return Split(inter.subset(train), inter.subset(valid), inter.subset(test), "leave_one_out",
                  {"min_train": min_train, "seed": seed}, name)
+
+
+SplitSource = Dataset | Interactions
+
+
+def _interactions(ds: SplitSource) -> Interactions:
+    return ds.interactions if isinstance(ds, Dataset) else ds
+
+
+def _name(ds: SplitSource) -> str:
+    return ds.name if isinstance(ds, Dataset) else ""
+
+
+def _check_fractions(**fracs: float) -> None:
+    for key, value in fracs.items():
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{key} must be in [0, 1), not {value}")
+    if sum(fracs.values()) >= 1.0:
+        raise ValueError(f"{' + '.join(fracs)} must leave something for train, got {sum(fracs.values())}")
+
+
+def _by_role(inter: Interactions, role: np.ndarray, kind: str, params: dict[str, Any], name: str) -> Split:
+    """Split rows by a role array: 0 train, 1 valid, 2 test (row order kept)."""
+    train, valid, test = (inter.subset(role == r) for r in (0, 1, 2))
+    return Split(train, valid, test, kind, params, name)
+
+
+def temporal(ds: SplitSource, valid: float = 0.1, test: float = 0.1, *, seed: int = 0) -> Split:
+    """Global temporal split: the earliest ``1 - valid - test`` share of all interactions is train,
+    the next ``valid`` share valid, the latest ``test`` share test.
+
+    Shares are exact row counts (rounded). Rows with equal timestamps are ordered
+    by dense user id, then by their order in the log, so a tie that straddles a
+    cut is split deterministically; every valid/test timestamp is ``>=`` every
+    train timestamp. ``seed`` is recorded only (nothing is random).
+    """
+    _check_fractions(valid=valid, test=test)
+    inter = _interactions(ds)
+    n = len(inter)
+    n_test, n_valid = round(n * test), round(n * valid)
+    n_train = n - n_valid - n_test
+    rank = np.empty(n, np.int64)
+    rank[np.argsort(inter.timestamp, kind="stable")] = np.arange(n)
+    role = (rank >= n_train).astype(np.int8) + (rank >= n_train + n_valid)
+    return _by_role(inter, role, "temporal", {"valid": valid, "test": test, "seed": seed}, _name(ds))
+
+
+def cold_start_items(ds: SplitSource, test_frac: float = 0.1, valid_frac: float = 0.1, *,
+                     seed: int = 0) -> Split:
+    """Cold-start items: a random ``test_frac`` (``valid_frac``) share of the rated items, drawn with
+    ``seed``, sends all its interactions to test (valid); train never sees those items.
+
+    Shares are of items with at least one interaction (rounded), not of rows.
+    """
+    _check_fractions(test_frac=test_frac, valid_frac=valid_frac)
+    inter = _interactions(ds)
+    rated = np.flatnonzero(inter.item_counts())
+    perm = np.random.default_rng(seed).permutation(rated)
+    n_test, n_valid = round(len(rated) * test_frac), round(len(rated) * valid_frac)
+    item_role = np.zeros(inter.n_items, np.int8)
+    item_role[perm[n_test:n_test + n_valid]] = 1
+    item_role[perm[:n_test]] = 2
+    params = {"test_frac": test_frac, "valid_frac": valid_frac, "seed": seed}
+    return _by_role(inter, item_role[inter.item], "cold_start_items", params, _name(ds))
+
+
+def kcore(ds: SplitSource, k: int, *, user_k: int | None = None, item_k: int | None = None) -> Any:
+    """Iterative k-core: drop interactions until every remaining user and item has ``>= k`` of them.
+
+    ``user_k`` / ``item_k`` override ``k`` for one side. Nothing is re-indexed:
+    the id universe (``n_users``, ``n_items``, ``user_ids``, the catalog) stays
+    the same and filtered-out users/items simply have no interactions left, so
+    ids remain comparable with the unfiltered dataset. Returns the same type it
+    was given; a :class:`Dataset` is renamed ``"<name>-<k>core"``.
+    """
+    uk, ik = user_k if user_k is not None else k, item_k if item_k is not None else k
+    inter = _interactions(ds)
+    keep = np.ones(len(inter), bool)
+    while True:
+        users = np.bincount(inter.user[keep], minlength=inter.n_users)
+        items = np.bincount(inter.item[keep], minlength=inter.n_items)
+        new = keep & (users[inter.user] >= uk) & (items[inter.item] >= ik)
+        if np.count_nonzero(new) == np.count_nonzero(keep):
+            break
+        keep = new
+    sub = inter.subset(keep)
+    if isinstance(ds, Dataset):
+        return Dataset(f"{ds.name}-{k}core", sub, ds.user_ids, ds.catalog, ds.user_info)
+    return sub
+
+
+SPLITTERS: dict[str, Callable[..., Split]] = {
+    "leave_one_out": leave_one_out,
+    "temporal": temporal,
+    "cold_start_items": cold_start_items,
+}
+
+
+def make_split(ds: SplitSource, kind: str, **params: Any) -> Split:
+    """Build a split by kind (``leave_one_out``, ``temporal``, ``cold_start_items``) with ``params``."""
+    try:
+        splitter = SPLITTERS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown split kind {kind!r}; use one of {', '.join(SPLITTERS)}") from None
+    return splitter(ds, **params)
+
+
+_PARTS = ("train", "valid", "test")
+_COLUMNS = ("user", "item", "timestamp", "rating")
+_SPLIT_FORMAT = 1
+
+
+def _save_split(split: Split, path: str | Path) -> Path:
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{part}_{col}": getattr(split.part(part), col) for part in _PARTS for col in _COLUMNS}
+    np.savez_compressed(folder / "split.npz", **arrays)
+    meta = {"format": _SPLIT_FORMAT, "kind": split.kind, "params": split.params, "dataset": split.dataset,
+            "n_users": split.n_users, "n_items": split.n_items}
+    (folder / "split.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+    return folder
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"split parameter {value!r} is not JSON-serialisable")
+
+
+def _load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
+    folder = Path(path)
+    try:
+        meta = json.loads((folder / "split.json").read_text())
+        arrays = np.load(folder / "split.npz")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{folder}: not a saved split ({exc})") from exc
+    n_users, n_items = meta["n_users"], meta["n_items"]
+    catalog = user_info = None
+    if dataset is not None:
+        if (dataset.n_users, dataset.n_items) != (n_users, n_items):
+            raise DataError(f"{folder}: split is over {n_users} users x {n_items} items, dataset "
+                            f"{dataset.name!r} has {dataset.n_users} x {dataset.n_items}")
+        catalog, user_info = dataset.catalog, dataset.user_info
+    parts = [Interactions(*(arrays[f"{part}_{col}"] for col in _COLUMNS), n_users, n_items, catalog,
+                          user_info) for part in _PARTS]
+    return Split(*parts, meta["kind"], meta["params"], meta["dataset"])
+

@@ -59,9 +59,8 @@ class Recommender(ABC):
             raise ValueError("cannot fit on an empty interaction log")
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
-        self.history_ = train.to_csr()
         self._fit(train, valid)
-        self._on_history(train)
+        self._use_history(train)
         return self
 
     @abstractmethod
@@ -75,12 +74,16 @@ class Recommender(ABC):
         self._check_fitted()
         if (history.n_users, history.n_items) != (self.n_users_, self.n_items_):
             raise ValueError("history is over a different id universe than the fitted model")
-        self.history_ = history.to_csr()
-        self._on_history(history)
+        self._use_history(history)
         return self
 
+    def _use_history(self, history: Interactions) -> None:
+        self.history_log_ = history
+        self.history_ = history.to_csr()
+        self._on_history(history)
+
     def _on_history(self, history: Interactions) -> None:  # noqa: B027 - optional hook
-        """Hook: called after fit and set_history."""
+        """Hook: called after fit, set_history and load with the inference-time history (time-ordered)."""
 
     # ------------------------------------------------------------------ scoring
     @abstractmethod
@@ -158,10 +161,10 @@ class Recommender(ABC):
         meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}", "llm4rec": __version__,
                 "n_users": self.n_users_, "n_items": self.n_items_}
         (path / "meta.json").write_text(json.dumps(meta, indent=1))
-        h = self.history_.tocsr()
+        h = self.history_log_
         state = {f"state.{k}": np.asarray(v) for k, v in self._get_state().items()}
-        np.savez(path / "state.npz", history_indptr=h.indptr, history_indices=h.indices,
-                 history_data=h.data, **state)
+        np.savez(path / "state.npz", history_user=h.user, history_item=h.item,
+                 history_timestamp=h.timestamp, history_rating=h.rating, **state)
         return path
 
     @classmethod
@@ -178,18 +181,12 @@ class Recommender(ABC):
         model = klass(klass.Config.load(path / "config.toml"))
         model.n_users_, model.n_items_ = int(meta["n_users"]), int(meta["n_items"])
         with np.load(path / "state.npz", allow_pickle=False) as z:
-            model.history_ = sp.csr_matrix((z["history_data"], z["history_indices"], z["history_indptr"]),
-                                           shape=(model.n_users_, model.n_items_))
+            history = Interactions.build(z["history_user"], z["history_item"], z["history_timestamp"],
+                                         z["history_rating"], n_users=model.n_users_, n_items=model.n_items_)
             state = {k[len("state."):]: z[k] for k in z.files if k.startswith("state.")}
         model._set_state(state)
-        model._on_history(history_from_csr(model.history_))
+        model._use_history(history)
         return model
-
-
-def history_from_csr(m: sp.csr_matrix) -> Interactions:
-    """Interactions from a CSR matrix (order within a user is the column order; no timestamps)."""
-    coo = m.tocoo()
-    return Interactions.build(coo.row, coo.col, None, coo.data, n_users=m.shape[0], n_items=m.shape[1])
 
 
 def mask_rows(scores: np.ndarray, matrix: sp.csr_matrix, users: np.ndarray, value: float = -np.inf) -> None:

@@ -16,6 +16,17 @@ _MODELS: dict[str, str] = {
     "sasrec": "llm4rec.models.classic.sasrec:SASRec",
     "bert4rec": "llm4rec.models.classic.bert4rec:BERT4Rec",
     "gru4rec": "llm4rec.models.classic.gru4rec:GRU4Rec",
+    "llm-likelihood": "llm4rec.models.llm.scoring:LikelihoodRanker",
+    "llm-pointwise": "llm4rec.models.llm.scoring:PointwiseRanker",
+    "llm-pairwise": "llm4rec.models.llm.pairwise:PairwiseRanker",
+    "llm-listwise": "llm4rec.models.llm.listwise:ListwiseRanker",
+    "llm-rerank": "llm4rec.models.llm.rerank:RerankRecommender",
+    "llm-query": "llm4rec.models.llm.query:QueryRecommender",
+    "textknn": "llm4rec.models.embed.textknn:TextKNN",
+    "textmf": "llm4rec.models.embed.textmf:TextMF",
+    "unisrec": "llm4rec.models.embed.unisrec:UniSRec",
+    "twotower-ft": "llm4rec.models.embed.twotower:TwoTowerFT",
+    "prompt4nr": "llm4rec.models.embed.prompt4nr:Prompt4NR",
 }
 
 

@@ -1,0 +1,14 @@
+"""Paradigm 3, LLM as recommender (no training): prompting-based rankers on the Recommender contract.
+
+| name | what it does | module |
+|---|---|---|
+| ``llm-likelihood`` | log p(candidate text given the history prompt), shared KV prefix | :mod:`.scoring` |
+| ``llm-pointwise`` | P(Yes) to "would I enjoy X?" (or the expected 1-5 rating) | :mod:`.scoring` |
+| ``llm-pairwise`` | A-or-B preferences in both orders, budgeted sorting | :mod:`.pairwise` |
+| ``llm-listwise`` | generated ranking, parsed and grounded; sliding windows; K orders | :mod:`.listwise` |
+| ``llm-rerank`` | any retriever's top N reordered by an LLM ranker (LlamaRec) | :mod:`.rerank` |
+| ``llm-query`` | LLM-written query, encoder retrieval (MINT) | :mod:`.query` |
+
+Explanations (:mod:`.explain`), conversation (:mod:`.chat`) and their CLI commands (:mod:`.cli`)
+build on the same rankers. See ``docs/llm.md``.
+"""

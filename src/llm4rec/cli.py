@@ -1,0 +1,84 @@
+"""The ``llm4rec`` command line: runs, datasets, models."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llm4rec.errors import Llm4RecError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Recommendation with large language models on one evaluation contract.")
+
+
+def _mount_subapps() -> None:
+    from llm4rec.data.cli import datasets_app
+
+    app.add_typer(datasets_app, name="datasets", help="List, fetch and describe datasets.")
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+@app.command()
+def run(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", exists=True, dir_okay=False)],
+        out: Annotated[Path | None, typer.Option(help="output folder (default: the config's output.dir)")] = None,
+        max_users: Annotated[int | None, typer.Option(help="evaluate a seeded subset of users")] = None,
+        ) -> None:
+    """Run CONFIG: fit every model, evaluate every protocol, write results.json, report.md, metrics.png."""
+    from llm4rec.eval.config import load_run_config
+    from llm4rec.eval.report import print_tables
+    from llm4rec.eval.runner import run as run_config
+
+    cfg = load_run_config(config)
+    if max_users is not None:
+        cfg.eval.max_users = max_users
+    result = run_config(cfg, out)
+    print_tables(result)
+    typer.echo(f"results written to {result.output_dir}/ (results.json, report.md, metrics.png)")
+    if result.failures:
+        raise typer.Exit(code=1)
+
+
+@app.command("models")
+def list_models() -> None:
+    """List the registered models and their parameters with defaults."""
+    from llm4rec.models.registry import available_models, get_model
+
+    for name in available_models():
+        try:
+            fields = get_model(name).Config.model_fields
+            params = ", ".join(f"{k}={_default(v)}" for k, v in fields.items())
+        except Exception as exc:  # a model whose optional dependency is missing
+            params = f"(unavailable: {exc})"
+        typer.echo(f"{name:12s} {params}")
+
+
+def _default(field) -> str:
+    if field.is_required():
+        return "<required>"
+    value = field.get_default(call_default_factory=True)
+    return type(value).__name__ + "(...)" if hasattr(value, "model_dump") else repr(value)
+
+
+def entry() -> None:
+    """Console entry point: known errors print one clear line instead of a traceback."""
+    try:
+        app()
+    except Llm4RecError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+_mount_subapps()
+
+
+if __name__ == "__main__":
+    entry()

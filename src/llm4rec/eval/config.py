@@ -1,0 +1,101 @@
+"""The typed run configuration: one TOML file names dataset, split, models, protocols and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from llm4rec.config import Config, read_toml
+from llm4rec.errors import ConfigError
+from llm4rec.eval.protocols import FullRanking, Protocol
+
+
+class DatasetSpec(Config):
+    """A built-in dataset by ``name``, or a file by ``path`` with a column mapping."""
+
+    name: str = "ml-100k"
+    path: str | None = Field(None, description="CSV/TSV/Parquet interactions file, or a RecBole atomic prefix")
+    format: Literal["csv", "tsv", "parquet", "recbole"] | None = None
+    columns: dict[str, str] = Field(default_factory=dict, description="role (user/item/timestamp/rating) -> column")
+    items: str | None = Field(None, description="optional item table whose text columns join the catalog")
+    item_id_column: str = "item"
+    duplicates: Literal["error", "keep", "first", "last"] = "error"
+    kcore: int = Field(0, ge=0, description="iterative k-core filter before splitting (0 = off)")
+
+
+class SplitSpec(Config):
+    kind: Literal["leave_one_out", "temporal", "cold_start_items"] = "leave_one_out"
+    seed: int = 42
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSpec(Config):
+    """A registered model (``llm4rec models`` lists them) with its typed parameters."""
+
+    name: str
+    label: str | None = Field(None, description="name shown in results (defaults to ``name``)")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class EvalSpec(Config):
+    part: Literal["test", "valid"] = "test"
+    ks: list[int] = Field(default_factory=lambda: [5, 10, 20])
+    metrics: list[str] = Field(default_factory=lambda: ["hr", "ndcg", "mrr"])
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for confidence intervals (0 = none)")
+    alpha: float = Field(0.05, gt=0, lt=1)
+    seed: int = 0
+    max_users: int | None = Field(None, ge=1, description="evaluate a seeded random subset of users")
+
+
+class OutputSpec(Config):
+    dir: str = "runs/{name}"
+    save_models: bool = False
+    plot: bool = True
+
+
+class RunConfig(Config):
+    name: str = "run"
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    models: list[ModelSpec]
+    protocols: list[Protocol] = Field(default_factory=lambda: [FullRanking()])
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> RunConfig:
+        labels = [m.display for m in self.models]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ValueError(f"model labels must be unique; repeated: {sorted(dup)} (set `label`)")
+        if not self.models:
+            raise ValueError("a run needs at least one [[models]] entry")
+        names = [p.display for p in self.protocols]
+        dup = {x for x in names if names.count(x) > 1}
+        if dup:
+            raise ValueError(f"protocol labels must be unique; repeated: {sorted(dup)} (set `label`)")
+        return self
+
+    def output_dir(self) -> Path:
+        return Path(self.output.dir.format(name=self.name))
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a run TOML; errors name the file and the offending key."""
+    try:
+        raw = read_toml(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read run config {path}: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    raw.setdefault("name", Path(path).stem)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

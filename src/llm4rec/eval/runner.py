@@ -1,0 +1,191 @@
+"""Execute a run: load data, split, fit every model, evaluate every protocol, write the results.
+
+Outputs (in ``RunConfig.output_dir()``):
+
+- ``results.json``: a list of records ``{model, protocol, metric, k, value, ci_low, ci_high, n_users}``
+  (a stable schema; costs are records too, with protocol ``"cost"``);
+- ``per_user.npz``: per-user metric values, for paired tests between models;
+- ``report.md`` and ``metrics.png`` (see :mod:`llm4rec.eval.report`);
+- ``config.toml``: the validated configuration that produced them.
+
+Results are written after every model, so a crash loses nothing already computed;
+a model that fails is reported and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from llm4rec.data.dataset import Dataset
+from llm4rec.data.split import Split
+from llm4rec.eval.config import DatasetSpec, RunConfig, SplitSpec
+from llm4rec.eval.protocols import EvalProtocol
+from llm4rec.eval.stats import bootstrap_ci
+from llm4rec.models.base import Recommender
+from llm4rec.models.registry import make_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Record:
+    """One row of ``results.json``."""
+
+    model: str
+    protocol: str
+    metric: str
+    k: int | None
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    n_users: int
+
+
+@dataclass
+class RunResult:
+    records: list[Record]
+    per_user: dict[str, np.ndarray]
+    failures: dict[str, str]
+    output_dir: Path
+
+
+def load_data(spec: DatasetSpec) -> Dataset:
+    """The dataset a run names: built-in by name, or a file with a column mapping."""
+    from llm4rec.data import load_dataset
+    from llm4rec.data.loaders import read_recbole, read_table
+
+    if spec.path is None:
+        ds = load_dataset(spec.name)
+    elif spec.format == "recbole":
+        ds = read_recbole(spec.path, name=spec.name)
+    else:
+        ds = read_table(spec.path, columns=spec.columns or None, items=spec.items,
+                        item_id_column=spec.item_id_column, duplicates=spec.duplicates, name=spec.name,
+                        format=spec.format)
+    return ds
+
+
+def make_run_split(ds: Dataset, dspec: DatasetSpec, sspec: SplitSpec) -> Split:
+    from llm4rec.data.split import kcore, make_split
+
+    if dspec.kcore:
+        ds = kcore(ds, dspec.kcore)
+    return make_split(ds, sspec.kind, seed=sspec.seed, **sspec.params)
+
+
+def split_metric(name: str) -> tuple[str, int | None]:
+    """``"ndcg@10" -> ("ndcg", 10)``; ``"auc" -> ("auc", None)``."""
+    metric, _, k = name.partition("@")
+    return metric, int(k) if k else None
+
+
+def evaluate_model(model: Recommender, label: str, split: Split, protocols: list[EvalProtocol],
+                   cfg: RunConfig) -> tuple[list[Record], dict[str, np.ndarray]]:
+    """Evaluate one fitted model under every protocol; per-user values and bootstrapped records.
+
+    Row-level values (a user with several sampled targets) are averaged per user first, so the
+    bootstrap resamples users. The protocols cache their candidates, so every model sees the same.
+    """
+    ev = cfg.eval
+    model.set_history(split.known_for(ev.part))
+    records: list[Record] = []
+    per_user: dict[str, np.ndarray] = {}
+    for protocol in protocols:
+        name_p = protocol.display
+        res = protocol.evaluate(model, split, ev.part, ks=tuple(ev.ks), metrics=tuple(ev.metrics)).by_user()
+        for name, values in res.per_user.items():
+            mean, low, high = bootstrap_ci(values, n_boot=ev.bootstrap, alpha=ev.alpha, seed=ev.seed)
+            metric, k = split_metric(name)
+            records.append(Record(label, name_p, metric, k, float(mean),
+                                  None if ev.bootstrap == 0 else float(low),
+                                  None if ev.bootstrap == 0 else float(high), len(values)))
+            per_user[f"{label}|{name_p}|{name}"] = values
+        n = len(res.users)
+        for name, value in res.global_metrics.items():
+            metric, k = split_metric(name)
+            records.append(Record(label, name_p, metric, k, float(value), None, None, n))
+        records.append(Record(label, "cost", f"eval_seconds[{name_p}]", None, res.seconds, None, None, n))
+    return records, per_user
+
+
+def sample_eval_users(split: Split, cfg: RunConfig) -> Split:
+    """Keep a seeded random subset of evaluated users when ``eval.max_users`` is set (same for every model).
+
+    Only the evaluated part shrinks; the history the models see is unchanged.
+    """
+    part = cfg.eval.part
+    target = split.part(part)
+    users = np.unique(target.user)
+    if cfg.eval.max_users is None or len(users) <= cfg.eval.max_users:
+        return split
+    keep = np.random.default_rng(cfg.eval.seed).choice(users, cfg.eval.max_users, replace=False)
+    sub = target.subset(np.isin(target.user, keep))
+    return replace(split, **{part: sub}, params={**split.params, "max_users": cfg.eval.max_users})
+
+
+def run(cfg: RunConfig, output_dir: str | Path | None = None) -> RunResult:
+    """Execute a run configuration end to end and write its outputs."""
+    from llm4rec.eval.report import write_outputs
+
+    out = Path(output_dir) if output_dir else cfg.output_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out / "config.toml")
+    t0 = time.perf_counter()
+    ds = load_data(cfg.dataset)
+    split = make_run_split(ds, cfg.dataset, cfg.split)
+    log.info("%s: %d train / %d valid / %d test interactions (%.1fs)", ds.name, len(split.train),
+             len(split.valid), len(split.test), time.perf_counter() - t0)
+    split = sample_eval_users(split, cfg)
+    result = RunResult([], {}, {}, out)
+    for spec in cfg.models:
+        label = spec.display
+        try:
+            model = make_model(spec.name, spec.params)
+            log.info("fitting %s", label)
+            start = time.perf_counter()
+            model.fit(split.train, split.valid)
+            fit_seconds = time.perf_counter() - start
+            records, per_user = evaluate_model(model, label, split, cfg.protocols, cfg)
+            records.append(Record(label, "cost", "fit_seconds", None, fit_seconds, None, None, 0))
+            records.extend(_lm_cost_records(model, label))
+            result.records.extend(records)
+            result.per_user.update(per_user)
+            if cfg.output.save_models:
+                model.save(out / "models" / label)
+        except Exception as exc:  # report, keep the finished models' results, go on
+            log.error("model %s failed: %s", label, exc)
+            result.failures[label] = "".join(traceback.format_exception(exc))
+        write_results(result, out)
+    write_outputs(result, cfg, ds, split)
+    return result
+
+
+def _lm_cost_records(model: Recommender, label: str) -> list[Record]:
+    """Token and time accounting of language-model backends the model used (if any)."""
+    usage = getattr(model, "lm_usage", None)
+    if not callable(usage):
+        return []
+    return [Record(label, "cost", name, None, float(value), None, None, 0) for name, value in usage().items()]
+
+
+def write_results(result: RunResult, out: Path) -> None:
+    """Write results.json, per_user.npz and failures.json atomically (tmp file + rename)."""
+    _atomic_write(out / "results.json", json.dumps([asdict(r) for r in result.records], indent=1))
+    tmp = out / "per_user.tmp.npz"
+    np.savez(tmp, **result.per_user)
+    tmp.replace(out / "per_user.npz")
+    if result.failures:
+        _atomic_write(out / "failures.json", json.dumps(result.failures, indent=1))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

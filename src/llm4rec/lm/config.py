@@ -1,0 +1,178 @@
+"""Typed backend configs and the ``make_encoder`` / ``make_generator`` factories.
+
+A recipe switches backend by changing one TOML block, e.g. to any OpenAI-compatible server::
+
+    [backend]
+    backend = "openai"
+    base_url = "http://127.0.0.1:8000/v1"
+    model = "x"
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from llm4rec.config import Config
+from llm4rec.lm.accounting import Price
+from llm4rec.lm.base import Encoder, Generator
+from llm4rec.lm.cache import CacheMode
+
+
+class PriceConfig(Config):
+    """USD per one million tokens."""
+
+    prompt_per_mtok: float = 0.0
+    completion_per_mtok: float = 0.0
+
+
+class _LMConfig(Config):
+    cache_mode: CacheMode = "use"
+    cache_path: str | None = None  # default: cache_dir()/lm-cache.sqlite or $LLM4REC_LM_CACHE
+    price: PriceConfig | None = None
+
+    def _common(self) -> dict[str, Any]:
+        price = Price(self.price.prompt_per_mtok, self.price.completion_per_mtok) if self.price else None
+        return {"cache_mode": self.cache_mode, "cache_path": self.cache_path, "price": price}
+
+
+class _HTTPConfig(_LMConfig):
+    base_url: str = "https://api.openai.com/v1"
+    model: str
+    api_key_env: str | None = "OPENAI_API_KEY"  # name of the variable, never the key itself
+    timeout: float = 60.0
+    max_retries: int = Field(4, ge=0)
+    backoff: float = Field(0.5, ge=0)
+    concurrency: int = Field(4, ge=1)
+
+    def _http(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "api_key_env": self.api_key_env, "timeout": self.timeout,
+                "max_retries": self.max_retries, "backoff": self.backoff, "concurrency": self.concurrency}
+
+
+# -- encoders ---------------------------------------------------------------------------------------
+class SentenceTransformersEncoderConfig(_LMConfig):
+    backend: Literal["sentence-transformers"] = "sentence-transformers"
+    model: str = "minilm"
+    device: str = "cpu"
+    batch_size: int = 64
+    max_seq_length: int | None = None
+
+
+class HFEncoderConfig(_LMConfig):
+    backend: Literal["hf"] = "hf"
+    model: str = "minilm"
+    max_length: int = 256
+    device: str = "cpu"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    batch_size: int = 32
+
+
+class WordLlamaEncoderConfig(_LMConfig):
+    backend: Literal["wordllama"] = "wordllama"
+    dim: int = 256
+    batch_size: int = 512
+
+
+class OpenAIEncoderConfig(_HTTPConfig):
+    backend: Literal["openai"] = "openai"
+    batch_size: int = 64
+    dimensions: int | None = None
+
+
+EncoderConfig = Annotated[
+    SentenceTransformersEncoderConfig | HFEncoderConfig | WordLlamaEncoderConfig | OpenAIEncoderConfig,
+    Field(discriminator="backend")]
+
+
+# -- generators -------------------------------------------------------------------------------------
+class LlamaCppConfig(_LMConfig):
+    backend: Literal["llama-cpp"] = "llama-cpp"
+    model: str = "smollm2-135m"  # short name or path to a .gguf file
+    n_ctx: int = 2048
+    n_threads: int | None = None  # default: all cores
+    n_batch: int = 512
+    truncation: Literal["left", "error"] = "left"
+    seed: int = 0
+
+
+class HFGeneratorConfig(_LMConfig):
+    backend: Literal["hf"] = "hf"
+    model: str = "smollm2-135m"  # short name, HF folder, or .gguf file
+    kind: Literal["auto", "causal", "seq2seq"] = "auto"
+    gguf_file: str | None = None
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    device: str = "cpu"
+    max_length: int | None = None
+    truncation: Literal["left", "error"] = "left"
+    batch_size: int = 8
+
+
+class OpenAIGeneratorConfig(_HTTPConfig):
+    backend: Literal["openai"] = "openai"
+    context_window: int | None = None
+    tokenizer: str | None = None  # HF folder / short name used for the pre-call length check
+    truncation: Literal["left", "error"] = "left"
+
+
+GeneratorConfig = Annotated[LlamaCppConfig | HFGeneratorConfig | OpenAIGeneratorConfig,
+                            Field(discriminator="backend")]
+
+_ENC: TypeAdapter[Any] = TypeAdapter(EncoderConfig)
+_GEN: TypeAdapter[Any] = TypeAdapter(GeneratorConfig)
+
+
+def encoder_config(data: dict[str, Any] | Config) -> Config:
+    """Validate a mapping (e.g. a TOML table) into the right encoder config."""
+    return data if isinstance(data, Config) else _ENC.validate_python(data)
+
+
+def generator_config(data: dict[str, Any] | Config) -> Config:
+    """Validate a mapping (e.g. a TOML table) into the right generator config."""
+    return data if isinstance(data, Config) else _GEN.validate_python(data)
+
+
+def make_encoder(cfg: Any = None, **overrides: Any) -> Encoder:
+    """Build an :class:`Encoder` from a config object or mapping (default: sentence-transformers MiniLM)."""
+    cfg = encoder_config(cfg if cfg is not None else {"backend": "sentence-transformers"})
+    if overrides:
+        cfg = cfg.model_copy(update=overrides)
+    common = cfg._common()
+    if isinstance(cfg, SentenceTransformersEncoderConfig):
+        from llm4rec.lm.sentence import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(cfg.model, cfg.device, cfg.batch_size, cfg.max_seq_length, **common)
+    if isinstance(cfg, HFEncoderConfig):
+        from llm4rec.lm.hf import HFEncoder
+
+        return HFEncoder(cfg.model, cfg.max_length, cfg.device, cfg.dtype, cfg.batch_size, **common)
+    if isinstance(cfg, WordLlamaEncoderConfig):
+        from llm4rec.lm.wordllama import WordLlamaEncoder
+
+        return WordLlamaEncoder(dim=cfg.dim, batch_size=cfg.batch_size, **common)
+    from llm4rec.lm.openai_compat import OpenAIEncoder
+
+    return OpenAIEncoder(cfg.model, batch_size=cfg.batch_size, dimensions=cfg.dimensions, **cfg._http(), **common)
+
+
+def make_generator(cfg: Any = None, **overrides: Any) -> Generator:
+    """Build a :class:`Generator` from a config object or mapping (default: llama.cpp SmolLM2)."""
+    cfg = generator_config(cfg if cfg is not None else {"backend": "llama-cpp"})
+    if overrides:
+        cfg = cfg.model_copy(update=overrides)
+    common = cfg._common()
+    if isinstance(cfg, LlamaCppConfig):
+        from llm4rec.lm.llama_cpp import LlamaCppGenerator
+
+        return LlamaCppGenerator(cfg.model, cfg.n_ctx, cfg.n_threads, cfg.n_batch, cfg.truncation, cfg.seed,
+                                 **common)
+    if isinstance(cfg, HFGeneratorConfig):
+        from llm4rec.lm.hf import HFGenerator
+
+        return HFGenerator(cfg.model, cfg.kind, cfg.gguf_file, cfg.dtype, cfg.device, cfg.max_length,
+                           cfg.truncation, cfg.batch_size, **common)
+    from llm4rec.lm.openai_compat import OpenAIGenerator
+
+    return OpenAIGenerator(cfg.model, context_window=cfg.context_window, tokenizer=cfg.tokenizer,
+                           truncation=cfg.truncation, **cfg._http(), **common)

@@ -1,0 +1,178 @@
+"""Shared PyTorch machinery for the neural classic models (BPR-MF, SASRec, BERT4Rec, GRU4Rec).
+
+:class:`TorchRecommender` owns everything that is not model-specific: seeding,
+the Adam training loop with a per-epoch progress bar, early stopping on
+validation NDCG@10 (measured by the project's full-ranking protocol) with the
+best weights kept, batched no-grad scoring and ``state_dict`` <-> numpy
+conversion for :meth:`Recommender.save` / :meth:`Recommender.load`.
+
+A subclass provides ``_build_net`` (the ``nn.Module``, rebuilt from config and
+``n_items_`` on load), ``_prepare`` (training data, once per fit),
+``_batches`` (one epoch of mini-batches), ``_loss`` and ``_forward_scores``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+from tqdm.auto import tqdm
+
+from llm4rec.data.interactions import Interactions
+from llm4rec.models.base import ModelConfig, Recommender
+
+Batch = tuple[torch.Tensor, ...]
+
+
+class TorchConfig(ModelConfig):
+    """Training-loop hyper-parameters shared by every torch model."""
+
+    epochs: int = Field(100, ge=1, description="maximum number of passes over the training data")
+    batch_size: int = Field(256, ge=1)
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    weight_decay: float = Field(0.0, ge=0, description="Adam (L2) weight decay")
+    eval_every: int = Field(1, ge=1, description="validate every this many epochs")
+    patience: int = Field(5, ge=1, description="stop after this many validations without improvement")
+    score_batch_size: int = Field(1024, ge=1, description="users per no-grad scoring batch")
+    progress: bool = Field(True, description="show a tqdm bar per epoch (only on a terminal)")
+
+
+class TorchRecommender(Recommender):
+    """Base of the torch models: one training loop, one persistence format, batched scoring.
+
+    Fitted attributes: ``net_`` (the module, in eval mode after fit) and
+    ``fit_log_`` (one dict per epoch: ``epoch``, ``loss``, ``seconds`` and, on
+    validation epochs, ``ndcg@10``). ``best_epoch_`` is the epoch whose weights
+    were kept (the last one without a validation split).
+    """
+
+    Config: ClassVar[type[TorchConfig]] = TorchConfig
+    config: TorchConfig
+
+    # ------------------------------------------------------------------ subclass hooks
+    @abstractmethod
+    def _build_net(self) -> nn.Module:
+        """A fresh network for ``self.config`` and ``self.n_items_`` (``n_users_`` is set too)."""
+
+    @abstractmethod
+    def _prepare(self, train: Interactions) -> None:
+        """Precompute training data (called once per fit, after the net is built and seeded)."""
+
+    @abstractmethod
+    def _batches(self, rng: np.random.Generator) -> Iterator[Batch]:
+        """One epoch of training mini-batches; sampling must draw from ``rng`` (or torch's seeded RNG)."""
+
+    @abstractmethod
+    def _n_batches(self) -> int:
+        """Number of batches ``_batches`` yields (for the progress bar)."""
+
+    @abstractmethod
+    def _loss(self, batch: Batch) -> torch.Tensor:
+        """Scalar training loss of one batch (the net is in train mode)."""
+
+    @abstractmethod
+    def _forward_scores(self, users: np.ndarray) -> torch.Tensor:
+        """Scores of all items for ``users`` as a ``(len(users), n_items)`` tensor (under no_grad)."""
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        cfg = self.config
+        with torch.random.fork_rng(devices=[]):  # seed without disturbing the caller's global RNG
+            torch.manual_seed(cfg.seed)
+            rng = np.random.default_rng(cfg.seed)
+            self.net_ = self._build_net()
+            self._on_history(train)  # validation scores users from their train history
+            self._prepare(train)
+            self._train_loop(rng, self._validation_split(train, valid))
+        self.net_.eval()
+
+    def _train_loop(self, rng: np.random.Generator, split: Any) -> None:
+        cfg = self.config
+        params = [p for p in self.net_.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.fit_log_: list[dict[str, float]] = []
+        best, best_state, bad = -math.inf, None, 0
+        self.best_epoch_ = cfg.epochs
+        show = cfg.progress and sys.stderr.isatty()
+        for epoch in range(1, cfg.epochs + 1):
+            start, total, n = time.perf_counter(), 0.0, 0
+            self.net_.train()
+            bar = tqdm(self._batches(rng), total=self._n_batches(), desc=f"{self.name} epoch {epoch}",
+                       leave=False, disable=not show)
+            for batch in bar:
+                loss = self._loss(batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total, n = total + loss.item(), n + 1
+                if n % 10 == 0:
+                    bar.set_postfix(loss=f"{total / n:.4f}")
+            bar.close()
+            entry = {"epoch": epoch, "loss": total / max(n, 1), "seconds": time.perf_counter() - start}
+            self.fit_log_.append(entry)
+            if split is None or epoch % cfg.eval_every:
+                continue
+            entry["ndcg@10"] = score = self._validate(split)
+            if score > best:
+                best, bad, self.best_epoch_ = score, 0, epoch
+                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+
+    @staticmethod
+    def _validation_split(train: Interactions, valid: Interactions | None) -> Any:
+        if valid is None or len(valid) == 0:
+            return None
+        from llm4rec.data.split import Split
+
+        empty = valid.subset(np.zeros(len(valid), bool))
+        return Split(train, valid, empty, kind="fit")
+
+    def _validate(self, split: Any) -> float:
+        """Mean NDCG@10 on ``split.valid`` by the project's full-ranking protocol (seen items excluded)."""
+        from llm4rec.eval.protocols import FullRanking
+
+        result = FullRanking().evaluate(self, split, part="valid", ks=(10,), metrics=("ndcg",))
+        values = np.asarray(result.per_user["ndcg@10"], dtype=np.float64)
+        return float(values.mean()) if values.size else 0.0
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        was_training = self.net_.training
+        self.net_.eval()
+        out = np.empty((len(users), self.n_items_), np.float32)
+        step = self.config.score_batch_size
+        with torch.no_grad():
+            for i in range(0, len(users), step):
+                out[i:i + step] = self._forward_scores(users[i:i + step]).float().cpu().numpy()
+        self.net_.train(was_training)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> dict[str, np.ndarray]:
+        return {f"net.{k}": v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.net_ = self._build_net()
+        self.net_.load_state_dict({k[len("net."):]: torch.from_numpy(np.array(v))
+                                   for k, v in state.items() if k.startswith("net.")})
+        self.net_.eval()
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Shuffled index batches covering ``range(n)`` once."""
+    order = rng.permutation(n)
+    for i in range(0, n, batch_size):
+        yield order[i:i + batch_size]

@@ -1,0 +1,77 @@
+"""Text-feature matrix factorisation: BPR-MF whose item vectors come from text, IDs, or both.
+
+``item_repr = "id"`` is plain BPR-MF (no encoder is loaded), ``"text"`` makes
+each item vector (and bias) a learned linear projection of the item's frozen
+text embedding -- so items never seen in training get a meaningful vector --
+and ``"both"`` adds a per-item ID embedding (initialised at zero, so an unseen
+item falls back to its text vector). Everything else (loss, sampling, early
+stopping, persistence) is :class:`~llm4rec.models.classic.bpr.BPRMF`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+from torch import nn
+
+from llm4rec.data.interactions import Interactions
+from llm4rec.models.classic.bpr import BPRMF, BPRConfig
+from llm4rec.models.embed.layers import ItemTable
+from llm4rec.models.embed.text import TextConfig, TextFeatures
+
+
+class TextMFConfig(BPRConfig, TextConfig):
+    """BPR-MF fields plus the item representation and the text encoder."""
+
+    item_repr: Literal["id", "text", "both"] = Field(
+        "both", description="id: ID embedding (plain BPR-MF); text: projection of the text embedding; "
+                            "both: their sum")
+    negatives: Literal["train", "all"] = Field(
+        "train", description="draw negatives among items seen in training (train) or the whole catalog")
+
+
+class TextMF(TextFeatures, BPRMF):
+    """``score(u, i) = p_u . q_i + b_i`` with ``q_i = W t_i`` (text), ``e_i`` (ID) or ``W t_i + e_i``."""
+
+    Config: ClassVar[type[TextMFConfig]] = TextMFConfig  # type: ignore[assignment]
+    config: TextMFConfig
+    name: ClassVar[str] = "textmf"
+
+    @property
+    def uses_text(self) -> bool:  # type: ignore[override]
+        return self.config.item_repr != "id"
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        self._encode_items(train)
+        super()._fit(train, valid)
+
+    def _build_net(self) -> nn.Module:
+        net = super()._build_net()
+        c, text = self.config, self.item_text_
+        use_text, use_ids = c.item_repr != "id", c.item_repr != "text"
+        ids = bias_ids = None
+        if use_ids:
+            ids, bias_ids = net.item, net.bias  # BPR's initialisation (random vectors, zero biases)
+            if use_text:
+                nn.init.zeros_(ids.weight)  # "both": an item starts at (and, unseen, stays at) its text vector
+        net.item = ItemTable(text, nn.Linear(text.shape[1], c.factors, bias=False) if use_text else None, ids)
+        net.bias = ItemTable(text, nn.Linear(text.shape[1], 1, bias=False) if use_text else None, bias_ids)
+        return net
+
+    def _prepare(self, train: Interactions) -> None:
+        super()._prepare(train)
+        self._in_train = train.item_counts() > 0
+
+    def _sample_negatives(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """BPR's unseen-item draws, redrawn (rejection) until they are items seen in training."""
+        neg = super()._sample_negatives(users, rng)
+        if self.config.negatives == "all":
+            return neg
+        for _ in range(20):
+            bad = np.flatnonzero(~self._in_train[neg])
+            if not len(bad):
+                break
+            neg[bad] = super()._sample_negatives(users[bad], rng)
+        return neg

@@ -1,0 +1,120 @@
+"""Retrieve-then-rerank (LlamaRec): any Recommender retrieves the top N, an LLM ranker reorders them.
+
+``score(users)`` (full ranking): the retriever's top ``top_n`` unseen items are reordered by the
+LLM and placed above every other item, which keeps the retriever's order below them (all scores
+finite). ``score(users, candidates)`` (sampled protocols): the same among the given candidates.
+Scores therefore depend on the candidate set (the top N is taken within it): candidate scores
+are not a slice of full-catalog scores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+from scipy.stats import rankdata
+
+from llm4rec.data.interactions import Interactions
+from llm4rec.models.base import ModelConfig, Recommender, mask_rows
+from llm4rec.models.llm.base import LLMRanker
+from llm4rec.models.registry import make_model
+
+
+class RerankConfig(ModelConfig):
+    """A retriever and an LLM ranker, each a registered model with its parameters."""
+
+    retriever: str = Field("sasrec", description="registered model that retrieves candidates")
+    retriever_params: dict[str, Any] = Field(default_factory=dict)
+    ranker: str = Field("llm-likelihood", description="registered LLM ranker that reorders them")
+    ranker_params: dict[str, Any] = Field(default_factory=dict)
+    top_n: int = Field(20, ge=1, description="items the LLM reorders per user")
+
+
+class RerankRecommender(Recommender):
+    """``llm-rerank``: retriever top-N, reordered by an LLM ranker (LlamaRec-style two stages)."""
+
+    Config = RerankConfig
+    name = "llm-rerank"
+    config: RerankConfig
+
+    @classmethod
+    def from_models(cls, retriever: Recommender, ranker: LLMRanker, top_n: int = 20) -> RerankRecommender:
+        """Combine an already fitted retriever and LLM ranker (no refit), e.g. a trained SASRec."""
+        for m in (retriever, ranker):
+            m._check_fitted()
+        if (retriever.n_users_, retriever.n_items_) != (ranker.n_users_, ranker.n_items_):
+            raise ValueError("retriever and ranker are fitted on different id universes")
+        model = cls(retriever=retriever.name, retriever_params=retriever.config.model_dump(),
+                    ranker=ranker.name, ranker_params=ranker.config.model_dump(), top_n=top_n)
+        model.retriever_, model.ranker_ = retriever, ranker
+        model.n_users_, model.n_items_ = retriever.n_users_, retriever.n_items_
+        model._use_history(ranker.history_log_)
+        return model
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        c = self.config
+        self.retriever_ = make_model(c.retriever, c.retriever_params).fit(train, valid)
+        self.ranker_ = make_model(c.ranker, c.ranker_params)
+        if not isinstance(self.ranker_, LLMRanker):
+            raise TypeError(f"ranker {c.ranker!r} is not an LLM ranker")
+        self.ranker_.fit(train, valid)
+
+    def _on_history(self, history: Interactions) -> None:
+        for sub in (self.retriever_, self.ranker_):
+            if getattr(sub, "history_log_", None) is not history:
+                sub._use_history(history)
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        scores = np.asarray(self.retriever_.score(users), dtype=np.float64)
+        pickable = scores.copy()
+        mask_rows(pickable, self.history_, users)  # never spend the LLM on seen items
+        return self._rerank(users, np.broadcast_to(np.arange(self.n_items_), scores.shape), scores, pickable)
+
+    def _score_items(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        scores = np.asarray(self.retriever_.score(users, items), dtype=np.float64)
+        return self._rerank(users, items, scores, scores)
+
+    def _rerank(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray, pickable: np.ndarray
+                ) -> np.ndarray:
+        """Retriever scores squashed into [-2, -1]; the top N (by ``pickable``) get 1 + LLM rank in [1, 2]."""
+        n = min(self.config.top_n, items.shape[1])
+        lo, hi = scores.min(axis=1, keepdims=True), scores.max(axis=1, keepdims=True)
+        out = (scores - lo) / np.maximum(hi - lo, 1e-12) - 2.0
+        if n == 0 or len(users) == 0:
+            return out.astype(np.float32)
+        top = np.argsort(-pickable, axis=1, kind="stable")[:, :n]
+        llm = self.ranker_.score(users, np.take_along_axis(items, top, axis=1))
+        ranks = rankdata(llm, axis=1)  # ties (e.g. unnamed items of a listwise ranker) stay tied
+        np.put_along_axis(out, top, 1.0 + ranks / n, axis=1)
+        return out.astype(np.float32)
+
+    _SUBS = ("retriever_", "ranker_")
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Both stages' classes, configs and states, as arrays (no pickles) under prefixed keys."""
+        state: dict[str, np.ndarray] = {}
+        for name in self._SUBS:
+            sub: Recommender = getattr(self, name)
+            meta = f"{type(sub).__module__}:{type(sub).__qualname__}\n{sub.config.to_toml()}"
+            state[f"{name}meta"] = np.frombuffer(meta.encode(), dtype=np.uint8)
+            state.update({f"{name}.{k}": np.asarray(v) for k, v in sub._get_state().items()})
+        return state
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        import importlib
+
+        for name in self._SUBS:
+            head, toml = bytes(state[f"{name}meta"]).decode().split("\n", 1)
+            module, qualname = head.split(":")
+            klass = getattr(importlib.import_module(module), qualname)
+            sub = klass(klass.Config.from_toml(toml))
+            sub.n_users_, sub.n_items_ = self.n_users_, self.n_items_
+            sub._set_state({k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")})
+            setattr(self, name, sub)
+
+    def lm_usage(self) -> dict[str, float]:
+        return self.ranker_.lm_usage()
+
+    def explain(self, user: int, item: int) -> str:
+        return self.ranker_.explain(user, item)

@@ -1,0 +1,100 @@
+"""One contract suite that every Recommender passes (the implicit-library habit).
+
+Subclass :class:`RecommenderContract` and implement ``make_model`` with a small,
+fast configuration. The suite fits once per class on ``small_split`` (real
+ML-100K users) and checks the behaviour every model promises.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from llm4rec.errors import NotFittedError, UnknownUserError
+from llm4rec.models.base import Recommender
+
+
+class RecommenderContract:
+    """Behaviour shared by every model; subclasses only say how to build one."""
+
+    #: score tolerance for comparisons between equivalent calls (batched float math may differ slightly)
+    atol = 1e-5
+    #: whether two fits with the same seed must give identical scores
+    deterministic = True
+
+    def make_model(self) -> Recommender:
+        raise NotImplementedError
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fitted(cls, small_split):
+        model = cls().make_model()
+        assert model.fit(small_split.train, small_split.valid) is model
+        return model
+
+    def test_unfitted_model_raises(self):
+        with pytest.raises(NotFittedError):
+            self.make_model().score([0])
+
+    def test_score_shape_and_finite(self, fitted, eval_users):
+        s = fitted.score(eval_users[:7])
+        assert s.shape == (7, fitted.n_items_) and s.dtype == np.float32
+        assert np.isfinite(s).all()
+
+    def test_batch_and_single_calls_agree(self, fitted, eval_users):
+        users = eval_users[:5]
+        batch = fitted.score(users)
+        single = np.vstack([fitted.score(int(u)) for u in users])
+        np.testing.assert_allclose(batch, single, atol=self.atol, rtol=1e-5)
+
+    def test_candidate_scores_match_full_scores(self, fitted, eval_users):
+        users = eval_users[:4]
+        full = fitted.score(users)
+        rng = np.random.default_rng(0)
+        cands = rng.integers(0, fitted.n_items_, size=(len(users), 21))
+        np.testing.assert_allclose(fitted.score(users, cands), np.take_along_axis(full, cands, 1),
+                                   atol=self.atol, rtol=1e-4)
+        shared = cands[0]
+        np.testing.assert_allclose(fitted.score(users, shared), full[:, shared], atol=self.atol, rtol=1e-4)
+
+    def test_recommend_excludes_seen_and_sorts(self, fitted, small_split, eval_users):
+        users = eval_users[:10]
+        ids, scores = fitted.recommend(users, k=10)
+        assert ids.shape == scores.shape == (10, 10)
+        seen = small_split.train.to_csr()
+        for row, u in zip(ids, users, strict=True):
+            assert not set(row) & set(seen[u].indices)
+            assert len(set(row)) == 10
+        assert (np.diff(scores, axis=1) <= 1e-6).all()
+        ids_all, _ = fitted.recommend(users[:2], k=10, exclude_seen=False)
+        assert ids_all.shape == (2, 10)
+
+    def test_unknown_user_raises_clear_error(self, fitted):
+        with pytest.raises(UnknownUserError, match="unknown"):
+            fitted.score([fitted.n_users_])
+        with pytest.raises(UnknownUserError):
+            fitted.recommend([-1], k=5)
+
+    def test_empty_user_batch(self, fitted):
+        assert fitted.score(np.array([], dtype=np.int64)).shape == (0, fitted.n_items_)
+
+    def test_save_load_round_trip(self, fitted, small_split, eval_users, tmp_path):
+        users = eval_users[:6]
+        fitted.set_history(small_split.known_for("test"))
+        try:
+            before = fitted.score(users)
+            loaded = Recommender.load(fitted.save(tmp_path / "model"))
+            assert type(loaded) is type(fitted)
+            np.testing.assert_array_equal(loaded.score(users), before)
+            clone = pickle.loads(pickle.dumps(fitted))
+            np.testing.assert_array_equal(clone.score(users), before)
+        finally:
+            fitted.set_history(small_split.train)
+
+    def test_deterministic_for_a_seed(self, fitted, small_split, eval_users):
+        if not self.deterministic:
+            pytest.skip("model documents non-deterministic training")
+        again = self.make_model().fit(small_split.train, small_split.valid)
+        np.testing.assert_array_equal(again.score(eval_users[:5]), fitted.score(eval_users[:5]))

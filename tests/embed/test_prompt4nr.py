@@ -1,0 +1,39 @@
+"""prompt4nr: the contract on a tiny random BERT, parameter counts of soft vs hard prompts, and MiniLM."""
+
+from __future__ import annotations
+
+import numpy as np
+from test_text import tiny_log
+from test_twotower import tiny_bert
+
+from contract import RecommenderContract
+from llm4rec.models import make_model
+
+
+def tiny_params(**extra):
+    return {"encoder": {"backend": "hf", "model": tiny_bert(), "max_length": 48, "cache_mode": "off"},
+            "max_pairs": 32, "batch_size": 16, "n_prompts": 4, "score_batch_size": 2048, **extra}
+
+
+class TestPrompt4NRSoft(RecommenderContract):
+    def make_model(self):
+        return make_model("prompt4nr", tiny_params())
+
+
+def test_soft_prompt_trains_prompts_and_head_hard_prompt_only_the_head(small_split):
+    soft = make_model("prompt4nr", tiny_params()).fit(small_split.train)
+    hard = make_model("prompt4nr", tiny_params(prompt="hard")).fit(small_split.train)
+    assert soft.lm_usage()["params_trained"] == 4 * 32 + 32 + 1
+    assert hard.lm_usage()["params_trained"] == 32 + 1
+    assert soft.lm_usage()["pairs"] == 64  # one negative per positive
+    cands = np.array([[0, 1, 2], [3, 4, 5]])
+    assert soft.score([0, 1], cands).shape == (2, 3)
+
+
+def test_minilm_prompt_tuning_step(tmp_path):
+    """Real all-MiniLM-L6-v2 stays frozen; 8 x 384 prompt values + a 385-weight head are tuned."""
+    params = {"encoder": {"backend": "hf", "model": "minilm", "max_length": 64,
+                          "cache_path": str(tmp_path / "c.sqlite")}, "max_pairs": 2, "batch_size": 4}
+    model = make_model("prompt4nr", params).fit(tiny_log())
+    assert model.lm_usage()["params_trained"] == 8 * 384 + 385
+    assert np.isfinite(model.score([0, 1])).all()
