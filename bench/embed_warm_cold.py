@@ -24,8 +24,9 @@ from llm4rec.eval.config import load_run_config
 from llm4rec.eval.runner import run
 from llm4rec.eval.stats import paired_test
 
-CONFIGS = {"warm (leave-one-out)": "configs/embed-ml100k.toml",
-           "cold items (cold_start_items, 10% of items)": "configs/embed-ml100k-cold.toml"}
+CONFIGS = {"warm (leave-one-out)": ["configs/embed-ml100k.toml", "configs/embed-ml100k-seq.toml"],
+           "cold items (cold_start_items, 10% of items)": ["configs/embed-ml100k-cold.toml",
+                                                            "configs/embed-ml100k-cold-seq.toml"]}
 PAIRS = [("textmf-text", "bpr"), ("textmf-both", "bpr"), ("unisrec-text", "sasrec"), ("unisrec-both", "sasrec")]
 CELLS = ["hr@10", "ndcg@10", "recall@20", "coverage@10"]
 
@@ -73,15 +74,23 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="read existing run folders instead of rerunning")
     args = ap.parse_args()
     parts = []
-    for title, path in CONFIGS.items():
-        cfg = load_run_config(path)
-        folder = cfg.output_dir()
-        if not (args.reuse and (folder / "results.json").exists()):
-            run(cfg)
-        records, per_user = load(folder)
-        failures = folder / "failures.json"
-        note = f"\n\nFailed: {', '.join(json.loads(failures.read_text()))}" if failures.exists() else ""
-        parts.append(f"### {title}: `llm4rec run {path}`\n\n{table(records)}\n\n{paired(per_user)}{note}")
+    for title, paths in CONFIGS.items():
+        records, per_user, notes = [], {}, []
+        for path in paths:
+            cfg = load_run_config(path)
+            folder = cfg.output_dir()
+            if not (args.reuse and (folder / "results.json").exists()):
+                run(cfg)
+            recs, users = load(folder)
+            labels = {m.display for m in cfg.models}  # only the models this config names
+            records += [r for r in recs if r["model"] in labels]
+            per_user.update({k: v for k, v in users.items() if k.split("|")[0] in labels})
+            failures = folder / "failures.json"
+            if failures.exists():
+                notes.append(f"Failed in {path}: {', '.join(json.loads(failures.read_text()))}")
+        runs = " and ".join(f"`llm4rec run {p}`" for p in paths)
+        note = "\n\n" + "\n".join(notes) if notes else ""
+        parts.append(f"### {title}: {runs}\n\n{table(records)}\n\n{paired(per_user)}{note}")
     body = ("Full ranking over all 1682 items (seen items excluded), 95% bootstrap CIs over users, paired "
             "sign-flip tests. Item text: `Catalog.text` (title (year); genres) encoded by all-MiniLM-L6-v2. "
             "textmf-text/both and unisrec-text/both are the text counterparts of bpr and sasrec "

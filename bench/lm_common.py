@@ -36,7 +36,7 @@ def movielens_texts() -> tuple[list[str], list[str], str]:
         words = ["Night", "Story", "Return", "Love", "City", "Dark", "Last", "River", "King", "Dream", "War",
                  "Summer", "Ghost", "Star", "Road", "Heart", "Blue", "Secret", "House", "Fire"]
         genres = ["Drama", "Comedy", "Action", "Thriller", "Romance", "Horror", "Sci-Fi", "Animation"]
-        for i in range(4000):
+        for _ in range(4000):
             t = " ".join(rng.sample(words, rng.randint(1, 4))) + f" ({rng.randint(1930, 2000)})"
             titles.append(t)
             texts.append(f"{t} | {'|'.join(rng.sample(genres, 2))}")

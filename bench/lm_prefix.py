@@ -12,9 +12,9 @@ import random
 import time
 
 import numpy as np
-from lm_common import history_context, movielens_texts
 
 from _report import write_section
+from lm_common import history_context, movielens_texts
 
 
 def main() -> None:

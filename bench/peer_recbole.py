@@ -31,7 +31,8 @@ test users (RecBole ``Trainer.evaluate(test_data, load_best_model=False)``;
 llm4rec ``FullRanking().evaluate(model, split, "test")``), median of
 ``--eval-repeats`` passes. Both use torch on CPU with the same thread count.
 
-Run (about 10-15 minutes on 2 cores)::
+Run (about 12 minutes of CPU time with the defaults, two thirds of it RecBole's two SASRec epochs at
+about 200 CPU seconds each; on a machine shared with other jobs the wall time is several times that)::
 
     python3 -m venv .venv-peer
     .venv-peer/bin/pip install -c constraints.txt -r bench/requirements-peer.txt

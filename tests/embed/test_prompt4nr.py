@@ -12,7 +12,8 @@ from llm4rec.models import make_model
 
 def tiny_params(**extra):
     return {"encoder": {"backend": "hf", "model": tiny_bert(), "max_length": 48, "cache_mode": "off"},
-            "max_pairs": 32, "batch_size": 16, "n_prompts": 4, "score_batch_size": 2048, **extra}
+            "max_pairs": 32, "batch_size": 16, "n_prompts": 4, "score_batch_size": 2048,
+            "template": "{history} | {item}", "user_items": 2, "text_fields": ["title"], **extra}
 
 
 class TestPrompt4NRSoft(RecommenderContract):

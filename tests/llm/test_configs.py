@@ -47,3 +47,10 @@ def test_recipe_runs_end_to_end(tmp_path):
     icl = {(r["protocol"], r["metric"], r["k"]): r["value"] for r in records if r["model"] == "llm-likelihood-icl"}
     assert ("cost", "lm_tokens_per_user", None) in icl and icl[("cost", "lm_users", None)] == 4
     assert any(k[1] == "ndcg" and k[2] == 10 for k in icl)
+
+
+def test_every_llm_model_has_a_recipe():
+    from llm4rec.models import available_models
+
+    used = {spec.name for p in CONFIGS for spec in load_run_config(p).models}
+    assert {m for m in available_models() if m.startswith("llm-")} <= used

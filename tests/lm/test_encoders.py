@@ -19,6 +19,7 @@ def test_encode_shape_dtype_and_norm(encoder: Encoder) -> None:
     raw = encoder.encode(TEXTS, normalize=False)
     assert raw.dtype == np.float32 and np.allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), x, atol=1e-5)
     assert encoder.encode(TEXTS[0]).shape == (1, encoder.dim)
+    assert encoder.encode([]).shape == (0, encoder.dim)
 
 
 def test_batch_size_does_not_change_vectors(encoder: Encoder) -> None:

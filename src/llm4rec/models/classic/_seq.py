@@ -74,19 +74,6 @@ def gather_left_padded(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return np.where(valid, tokens[np.clip(idx, 0, max(len(tokens) - 1, 0))] if len(tokens) else PAD, PAD)
 
 
-def _same_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
-    """Whether two (tokens, offsets) histories hold the same distinct (user, item) pairs."""
-    if len(a[1]) != len(b[1]):
-        return False
-    width = int(max(a[0].max(initial=0), b[0].max(initial=0))) + 1
-
-    def keys(tokens: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        users = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
-        return np.unique(users * width + tokens)
-
-    return np.array_equal(keys(*a), keys(*b))
-
-
 # ---------------------------------------------------------------------- transformer
 class TransformerBlock(nn.Module):
     """Pre-layer-norm block: multi-head self-attention and a GELU feed-forward, each with a residual."""
@@ -172,20 +159,8 @@ class SequentialRecommender(TorchRecommender):
         return self.config.max_len + self.window_overlap
 
     def _on_history(self, history: Interactions) -> None:
-        tokens, offsets = history.item.astype(np.int64) + 1, history.user_offsets()
-        restored = self.__dict__.pop("_restored_history", None)
-        if restored is not None and _same_pairs(restored, (tokens, offsets)):
-            tokens, offsets = restored  # load(): keep the saved time order, not the CSR's column order
-        self._hist_tokens, self._hist_offsets = tokens, offsets
-
-    def _get_state(self) -> dict[str, np.ndarray]:
-        return {**super()._get_state(), "hist_tokens": self._hist_tokens, "hist_offsets": self._hist_offsets}
-
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        super()._set_state(state)
-        if "hist_tokens" in state:
-            self._restored_history = (state["hist_tokens"].astype(np.int64),
-                                      state["hist_offsets"].astype(np.int64))
+        # the base class persists the time-ordered log, so this is time-ordered after load() too
+        self._hist_tokens, self._hist_offsets = history.item.astype(np.int64) + 1, history.user_offsets()
 
     def _prepare(self, train: Interactions) -> None:
         self._train_tokens = train.item.astype(np.int64) + 1

@@ -20,8 +20,8 @@ class BERT4RecConfig(SequenceConfig):
     heads: int = Field(2, ge=1)
     ff_mult: int = Field(4, ge=1, description="feed-forward width as a multiple of hidden")
     mask_prob: float = Field(0.2, gt=0, le=1, description="share of items replaced by [MASK] in training")
-    max_len: int = 50
-    dropout: float = 0.2
+    dropout: float = Field(0.1, ge=0, lt=1)
+    patience: int = Field(8, ge=1, description="cloze training makes validation noisier: wait longer")
 
 
 class BERT4Rec(SequentialRecommender):

@@ -19,11 +19,11 @@ class BPRConfig(TorchConfig):
 
     factors: int = Field(64, ge=1, description="embedding size")
     reg: float = Field(1e-4, ge=0, description="L2 penalty on the embeddings of each (u, i, j) triple")
-    batch_size: int = 2048
-    lr: float = 5e-3
-    epochs: int = 200
-    eval_every: int = 5
-    patience: int = 4
+    batch_size: int = Field(2048, ge=1)
+    lr: float = Field(5e-3, gt=0)
+    epochs: int = Field(200, ge=1)
+    eval_every: int = Field(5, ge=1)
+    patience: int = Field(4, ge=1)
 
 
 class _MF(nn.Module):

@@ -18,9 +18,7 @@ class GRU4RecConfig(SequenceConfig):
     loss: Literal["ce", "bpr"] = Field("ce", description="ce: full softmax over items; bpr: plain BPR "
                                                          "against n_negatives uniform negatives")
     n_negatives: int = Field(64, ge=1, description="uniform negatives per position for loss='bpr'")
-    max_len: int = 50
-    dropout: float = 0.2
-    lr: float = 5e-3
+    lr: float = Field(5e-3, gt=0)
 
 
 class _GRUNet(nn.Module):

@@ -19,7 +19,7 @@ class SASRecConfig(SequenceConfig):
     ff_mult: int = Field(1, ge=1, description="feed-forward width as a multiple of hidden")
     loss: Literal["ce", "bce"] = Field("ce", description="ce: full softmax over items; "
                                                          "bce: one uniform negative per position (paper)")
-    epochs: int = 50
+    epochs: int = Field(50, ge=1)
 
 
 class SASRec(SequentialRecommender):
