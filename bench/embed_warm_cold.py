@@ -79,8 +79,11 @@ def main() -> None:
         for path in paths:
             cfg = load_run_config(path)
             folder = cfg.output_dir()
-            if not (args.reuse and (folder / "results.json").exists()):
+            if not args.reuse:
                 run(cfg)
+            elif not (folder / "results.json").exists():
+                notes.append(f"{path}: no results yet (run it with `llm4rec run {path}`)")
+                continue
             recs, users = load(folder)
             labels = {m.display for m in cfg.models}  # only the models this config names
             records += [r for r in recs if r["model"] in labels]
@@ -88,6 +91,9 @@ def main() -> None:
             failures = folder / "failures.json"
             if failures.exists():
                 notes.append(f"Failed in {path}: {', '.join(json.loads(failures.read_text()))}")
+            missing = [m.display for m in cfg.models if not any(r["model"] == m.display for r in recs)]
+            if missing:
+                notes.append(f"{path}: not finished for {', '.join(missing)} (run still in progress)")
         runs = " and ".join(f"`llm4rec run {p}`" for p in paths)
         note = "\n\n" + "\n".join(notes) if notes else ""
         parts.append(f"### {title}: {runs}\n\n{table(records)}\n\n{paired(per_user)}{note}")

@@ -71,7 +71,7 @@ def write_rank_report(folder: Path) -> None:
                 f"identical for every model, shown in a seeded random order); metrics in %, exact expectations "
                 f"over ties (chance: NDCG@10 = 22.7, HR@1 = 5, HR@5 = 25). LLM rankers: no training, SmolLM2-135M-"
                 f"Instruct Q4_1 or Gemma-3-270M Q4_K_M on llama.cpp (1 thread; the 2 cores were shared with other "
-                f"jobs -- load average about 16 -- so seconds are very pessimistic), last 15 history items as "
+                f"jobs -- load average 15-32 -- so seconds are very pessimistic), last 15 history items as "
                 f"titles (year). Users: a seeded draw of 200 test users; a row with fewer users covers the "
                 f"first N of that draw (CPU time ran out), and 'Pop, same users' gives the paired reference. "
                 f"Tokens and seconds are for the first, uncached run; a rerun is answered by the cache. "

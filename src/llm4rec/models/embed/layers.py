@@ -27,7 +27,9 @@ class ItemTable(nn.Module):
         super().__init__()
         if transform is None and ids is None:
             raise ValueError("an item table needs a text transform, an ID embedding, or both")
-        text = torch.as_tensor(np.asarray(text, dtype=np.float32))
+        # a copy in torch's own (aligned) memory: BLAS kernels may round differently on unaligned
+        # numpy buffers, which would break bit-for-bit determinism between two identical fits
+        text = torch.tensor(np.asarray(text, dtype=np.float32))
         if pad:
             text = torch.cat([torch.zeros(1, text.shape[1]), text])
         self.register_buffer("text", text, persistent=False)
@@ -35,7 +37,7 @@ class ItemTable(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         if idx.numel() > len(self.text):  # many lookups (a batch of sequences): map each item once
-            return self.weight[idx]
+            return F.embedding(idx, self.weight)
         out = self.transform(self.text[idx]) if self.transform is not None else 0
         if self.ids is not None:
             out = out + self.ids(idx)
