@@ -60,12 +60,13 @@ def main() -> None:
             if not mine:
                 continue
             cost = {r["metric"]: r["value"] for r in mine if r["protocol"] == "cost"}
-            acc = next((r for r in mine if r["protocol"] in ACCURACY
-                        and (r["metric"], r["k"]) == ACCURACY[r["protocol"]]), None)
+            acc = next((r for r in mine if r["protocol"].split("-")[0] in ACCURACY
+                        and (r["metric"], r["k"]) == ACCURACY[r["protocol"].split("-")[0]]), None)
             params = cost.get("params_trained")
             if label.startswith("unisrec"):
                 params = unisrec_params(label, path)
-            protocol = {"full": "full ranking", "sampled": "1 + 19 sampled"}.get(acc["protocol"], "") if acc else ""
+            protocol = {"full": "full ranking", "sampled": "1 + 19 sampled"}.get(acc["protocol"].split("-")[0], "") \
+                if acc else ""
             rows.append(f"| {label} | {path.split('/')[-1]} | {int(params or 0):,} | "
                         f"{cost.get('finetune_seconds', float('nan')):.0f} | "
                         f"{cost.get('seconds_per_epoch', float('nan')):.0f} | {cost.get('fit_seconds', 0):.0f} | "

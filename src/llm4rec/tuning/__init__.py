@@ -1,0 +1,1 @@
+"""Training strategies for language models in recommendation: fine-tuning, prompt tuning, instruction tuning."""
