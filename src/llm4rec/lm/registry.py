@@ -152,14 +152,20 @@ def resolve_gguf(model: str | Path) -> Path:
         f"{[n for n, m in MODELS.items() if m.kind == 'gguf']}")
 
 
-def resolve_sentence_model(model: str | Path) -> Path:
-    """A sentence-transformers folder from a short name or a local folder."""
+def _local_or_fetched(model: str | Path, kind: str) -> Path | None:
+    """A local folder as given, or the cached folder of a registered model of ``kind``, else None."""
     p = Path(model).expanduser()
     if p.is_dir():
         return p
     s = spec(str(model))
-    if s is not None and s.kind == "sentence-transformers":
-        return _fetch(s)
+    return _fetch(s) if s is not None and s.kind == kind else None
+
+
+def resolve_sentence_model(model: str | Path) -> Path:
+    """A sentence-transformers folder from a short name or a local folder."""
+    found = _local_or_fetched(model, "sentence-transformers")
+    if found is not None:
+        return found
     raise ModelNotFoundError(f"no sentence-transformers model {str(model)!r}: give a local folder or 'minilm'")
 
 
@@ -198,12 +204,10 @@ def resolve_hf_dir(model: str | Path) -> Path:
 
     ``minilm`` gives the encoder folder; ``smollm2-135m`` a float32 copy converted from its GGUF.
     """
-    p = Path(model).expanduser()
-    if p.is_dir():
-        return p
+    found = _local_or_fetched(model, "sentence-transformers")
+    if found is not None:
+        return found
     s = spec(str(model))
-    if s is not None and s.kind == "sentence-transformers":
-        return _fetch(s)
     if s is not None and s.name == "smollm2-135m":
         _fetch(s)
         return hf_smollm2_dir()
