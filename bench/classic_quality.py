@@ -10,12 +10,13 @@ Runs the ready configs through the same runner users call (``llm4rec run``) and 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from _report import write_section
 from llm4rec.eval.config import load_run_config
-from llm4rec.eval.runner import run
+from llm4rec.eval.runner import Record, run
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = [ROOT / "configs" / "ml100k-classic.toml", ROOT / "configs" / "ml1m-classic.toml"]
@@ -23,17 +24,21 @@ DEFAULT = [ROOT / "configs" / "ml100k-classic.toml", ROOT / "configs" / "ml1m-cl
 REFERENCE = {"ml-100k": {"ndcg@10": 0.0522, "hr@10": 0.0993}}
 
 
-def rows_for(config: Path, out_root: Path) -> list[str]:
+def rows_for(config: Path, out_root: Path, reuse: bool = False) -> list[str]:
+    """Table rows for one config; ``reuse`` reads an existing (possibly partial) results.json instead."""
     cfg = load_run_config(config)
-    result = run(cfg, out_root / cfg.name)
-    recs = {(r.model, r.protocol, r.metric if r.k is None else f"{r.metric}@{r.k}"): r for r in result.records}
+    if reuse:
+        records = [Record(**r) for r in json.loads((out_root / cfg.name / "results.json").read_text())]
+    else:
+        records = run(cfg, out_root / cfg.name).records
+    recs = {(r.model, r.protocol, r.metric if r.k is None else f"{r.metric}@{r.k}"): r for r in records}
     rows = []
     for spec in cfg.models:
         m = spec.display
         cells = []
         for metric in ("ndcg@10", "hr@10"):
             r = recs.get((m, "full", metric))
-            cells.append("failed" if r is None else f"{r.value:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]")
+            cells.append("not finished" if r is None else f"{r.value:.4f} [{r.ci_low:.4f}, {r.ci_high:.4f}]")
         fit = recs.get((m, "cost", "fit_seconds"))
         ev = recs.get((m, "cost", "eval_seconds[full]"))
         n = recs.get((m, "full", "ndcg@10"))
@@ -48,10 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("configs", nargs="*", type=Path, default=DEFAULT)
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-classic")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    ap.add_argument("--reuse", action="store_true",
+                    help="format the existing results.json under --out (a partial run shows 'not run')")
     args = ap.parse_args(argv)
     header = ["| dataset | model | NDCG@10 [95% CI] | HR@10 [95% CI] | fit s | eval s | test users |",
               "|---|---|---|---|---:|---:|---:|"]
-    rows = [row for c in args.configs for row in rows_for(c, args.out)]
+    rows = [row for c in args.configs for row in rows_for(c, args.out, args.reuse)]
     table = "\n".join(header + rows)
     print(table)
     ref = REFERENCE["ml-100k"]
@@ -62,9 +69,12 @@ def main(argv: list[str] | None = None) -> None:
         "as history for the test ranking. CIs: percentile bootstrap over users, 1000 resamples.\n\n"
         f"{table}\n\nReference (LlamaRec, Table 1, ML-100K, same protocol): SASRec NDCG@10 {ref['ndcg@10']}, "
         f"HR@10 {ref['hr@10']}.\n")
+    if args.reuse:
+        body += ("\nFormatted from an existing results.json (`--reuse`); models marked 'not finished' had not "
+                 "completed when it was read.\n")
     if not args.no_write:
-        cmd = "python bench/classic_quality.py " + " ".join(str(c.relative_to(ROOT)) if c.is_absolute() else str(c)
-                                                          for c in args.configs)
+        cmd = "python bench/classic_quality.py " + ("--reuse " if args.reuse else "") + " ".join(
+            str(c.relative_to(ROOT)) if c.is_absolute() else str(c) for c in args.configs)
         names = "+".join(load_run_config(c).dataset.name for c in args.configs)
         write_section(f"classic-quality-{names}", f"Classic baselines ({names}): leave-one-out, full ranking",
                       body, cmd)
