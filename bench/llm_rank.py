@@ -7,6 +7,7 @@ report can be assembled from runs made at different times; LLM calls go through 
 record/replay cache, so a rerun costs nothing.
 
     python bench/llm_rank.py --variants baselines,smol-likelihood --users 200
+    python bench/llm_rank.py --split cold-users --variants baselines,smol-likelihood   # new users
     python bench/llm_rank.py --report          # write the docs/benchmarks.md sections
 """
 
@@ -50,18 +51,25 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
 BASELINES = ("random", "pop", "bpr", "sasrec")
 
 
-def setup(dataset: str, n_users: int, seed: int):
+#: --split -> (split kind, params, file tag); cold-users: 20% of users keep their first 5 + 2 interactions
+SPLITS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "loo": ("leave_one_out", {}, ""),
+    "cold-users": ("cold_start_users", {"max_train": 5, "frac": 0.2, "seed": 0}, "-coldusers"),
+}
+
+
+def setup(dataset: str, n_users: int, seed: int, split_name: str = "loo"):
     """Split, the evaluated users *in sampling order*, and the sampled-candidates protocol.
 
     One seeded draw of max(n, 200) users; a run over n users takes its first n, so smaller runs
     are prefixes of larger ones and reuse their cached LLM calls.
     """
-    from llm4rec.data import load_dataset
-    from llm4rec.data.split import leave_one_out
+    from llm4rec.data import load_dataset, make_split
     from llm4rec.eval.protocols import SampledCandidates
 
     ds = load_dataset(dataset)
-    split = leave_one_out(ds)
+    kind, params, _ = SPLITS[split_name]
+    split = make_split(ds, kind, **params)
     users = np.unique(split.test.user)
     pool = np.random.default_rng(seed).choice(users, min(max(n_users, 200), len(users)), replace=False)
     return split, pool[:n_users], SampledCandidates(n_negatives=19, seed=seed)
@@ -110,15 +118,18 @@ def main() -> None:
     ap.add_argument("--variants", default="baselines,smol-likelihood")
     ap.add_argument("--users", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", default="loo", choices=sorted(SPLITS),
+                    help="loo: leave-one-out; cold-users: new users with 5 training interactions")
     ap.add_argument("--report", action="store_true", help="only write the Markdown sections")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if not args.report:
-        split, users, protocol = setup(args.dataset, args.users, args.seed)
+        split, users, protocol = setup(args.dataset, args.users, args.seed, args.split)
+        tag = f"{args.dataset}{SPLITS[args.split][2]}"
         names = [v for n in args.variants.split(",") for v in (BASELINES if n == "baselines" else [n])]
         for name in names:
             print(f"== {name} ({len(users)} users)", flush=True)
-            run_variant(name, split, users, protocol, save=OUT / f"rank-{args.dataset}-{name}.json")
+            run_variant(name, split, users, protocol, save=OUT / f"rank-{tag}-{name}.json")
     from llm_report import write_rank_report
 
     write_rank_report(OUT)

@@ -55,31 +55,59 @@ def _with_pop_reference(rows: list[dict]) -> None:
             r["pop_ndcg@10"] = sum(pop["per_user"]["ndcg@10"][:len(r["users"])]) / max(1, len(r["users"]))
 
 
-def _load(folder: Path, prefix: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob(f"{prefix}*.json"))]
+def _load(folder: Path, tag: str) -> list[dict]:
+    """The stored rows of one dataset/split tag (``rank-{tag}-{variant}.json``)."""
+    rows = []
+    for path in sorted(folder.glob(f"rank-{tag}-*.json")):
+        row = json.loads(path.read_text())
+        if path.name == f"rank-{tag}-{row.get('variant')}.json":  # not another tag's file
+            rows.append(row)
+    return rows
+
+
+_PROTOCOL = ("each test target ranked among 19 random unseen items (fixed seed, identical for every model, "
+             "shown in a seeded random order); metrics in %, exact expectations over ties (chance: NDCG@10 = "
+             "22.7, HR@1 = 5, HR@5 = 25)")
+_MODELS = ("LLM rankers: no training, SmolLM2-135M-Instruct Q4_1 or Gemma-3-270M Q4_K_M on llama.cpp (1 "
+           "thread), last 15 history items as titles (year). Baselines: defaults of `llm4rec models` "
+           "(early stopping on valid NDCG@10).")
+_NOTES = ("'Pop, same users' gives Pop's NDCG@10 on exactly the users of the row (paired reference). "
+          "Tokens and seconds are for the first, uncached run (rows made before 2026-11-26 ran on 2 cores "
+          "shared with other jobs, load 15-32, so their seconds are pessimistic); a rerun is answered by "
+          "the cache. Validity / hallucination / first-shown rates apply to generated rankings (listwise); "
+          "log-prob rankers cannot produce an invalid answer. 'order2' is the same listwise ranker with "
+          "another seeded shown order of the same candidates: the difference between the two rows is the "
+          "position-bias spread.")
+TAGS = {
+    "ml-100k": ("LLM rankers, LLMRank protocol (ml-100k)",
+                f"Leave-one-out by time; {_PROTOCOL}. Users: a seeded draw of 200 test users; a row with "
+                f"fewer users covers the first N of that draw (CPU time ran out). {_MODELS}"),
+    "ml-1m": ("LLM rankers, LLMRank protocol (ml-1m)",
+              f"Leave-one-out by time; {_PROTOCOL}. Users: a seeded draw of 200 test users; a row with "
+              f"fewer users covers the first N of that draw (CPU time ran out). {_MODELS}"),
+    "ml-100k-coldusers": ("Cold-start users: LLM zero-shot vs Pop and SASRec (ml-100k)",
+                          "`cold_start_users` split (max_train=5, frac=0.2, seed 0): a seeded 20% of the users "
+                          "become new users who keep only their first 7 interactions by time (5 train, 1 "
+                          "valid, 1 test; their later ones are not used); every other user keeps all but "
+                          "the last interaction for training. Only the new users are evaluated; at test "
+                          "time a model knows their 5 train + 1 valid items. "
+                          f"{_PROTOCOL}. {_MODELS}"),
+}
 
 
 def write_rank_report(folder: Path) -> None:
-    for ds in ("ml-100k", "ml-1m"):
-        rows = _load(folder, f"rank-{ds}-")
+    for tag, (title, intro) in TAGS.items():
+        rows = _load(folder, tag)
         if not rows:
             continue
         order = list(VARIANT_ORDER)
         rows.sort(key=lambda r: order.index(r["variant"]) if r["variant"] in order else len(order))
         _with_pop_reference(rows)
-        body = (f"Leave-one-out by time; each test target ranked among 19 random unseen items (fixed seed, "
-                f"identical for every model, shown in a seeded random order); metrics in %, exact expectations "
-                f"over ties (chance: NDCG@10 = 22.7, HR@1 = 5, HR@5 = 25). LLM rankers: no training, SmolLM2-135M-"
-                f"Instruct Q4_1 or Gemma-3-270M Q4_K_M on llama.cpp (1 thread; the 2 cores were shared with other "
-                f"jobs -- load average 15-32 -- so seconds are very pessimistic), last 15 history items as "
-                f"titles (year). Users: a seeded draw of 200 test users; a row with fewer users covers the "
-                f"first N of that draw (CPU time ran out), and 'Pop, same users' gives the paired reference. "
-                f"Tokens and seconds are for the first, uncached run; a rerun is answered by the cache. "
-                f"Validity / hallucination / first-shown rates apply to generated rankings (listwise); "
-                f"log-prob rankers cannot produce an invalid answer.\n\n"
-                f"{rank_table(rows)}\n\n{REFERENCE}\n")
-        command = f"python bench/llm_rank.py --dataset {ds} --variants ...; python bench/llm_rank.py --report"
-        write_section(f"llm-rank-{ds}", f"LLM rankers, LLMRank protocol ({ds})", body, command=command)
+        body = f"{intro}\n\n{_NOTES}\n\n{rank_table(rows)}\n\n{REFERENCE}\n"
+        split = " --split cold-users" if tag.endswith("coldusers") else ""
+        ds = tag.removesuffix("-coldusers")
+        command = f"python bench/llm_rank.py --dataset {ds}{split} --variants ...; python bench/llm_rank.py --report"
+        write_section(f"llm-rank-{tag}", title, body, command=command)
 
 
 def simple_table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
@@ -98,21 +126,13 @@ def write_rerank_report(folder: Path) -> None:
     cost = [("lm_tokens_per_user", "tokens/user"), ("lm_seconds_per_user", "s/user")]
     for path in sorted(folder.glob("rerank-ml-100k-*.json")):
         rows = json.loads(path.read_text())
-        cols = [("model", "model"), ("n_users", "users"), ("ndcg@10", "NDCG@10"), ("hr@1", "HR@1"),
-                ("hr@10", "HR@10"), ("hr@20", "HR@20"), *cost]
-        body = ("Full ranking over the ML-100K catalog (seen items excluded), leave-one-out, fixed-seed user "
-                "sample. The LLM (SmolLM2-135M, zero-shot likelihood, 1 thread on 2 shared cores) reorders "
-                "SASRec's (20 epochs) top 20 only, so HR@20 is SASRec's by construction; metrics in %.\n\n"
+        cols = [("protocol", "protocol"), ("model", "model"), ("n_users", "users"), ("ndcg@10", "NDCG@10"),
+                ("hr@1", "HR@1"), ("hr@10", "HR@10"), ("hr@20", "HR@20"), *cost]
+        body = ("Leave-one-out, fixed-seed user sample (the first N of the LLMRank draw). full: ranking over "
+                "the ML-100K catalog (seen items excluded); the LLM (SmolLM2-135M, zero-shot likelihood, 1 "
+                "thread) reorders SASRec's (20 epochs) top 20 only, so HR@20 is SASRec's by construction. "
+                "sampled: the LLMRank candidates (1 target + 19 negatives); SASRec keeps its top 10 of the 20 "
+                "and the LLM reorders those 10. Metrics in %.\n\n"
                 + simple_table(rows, cols))
-        write_section("llm-rerank-ml-100k", "Retrieve-then-rerank (ML-100K, full ranking)", body,
-                      command="python bench/llm_rerank.py --parts rerank")
-    for path in sorted(folder.glob("cold-ml-100k-*.json")):
-        rows = json.loads(path.read_text())
-        cols = [("model", "model"), ("n_users", "users"), ("ndcg@10", "NDCG@10"), ("hr@1", "HR@1"),
-                ("hr@5", "HR@5"), *cost]
-        body = ("Cold-start users (simulated: ML-100K has no user with fewer than 20 ratings): the sampled "
-                "test users keep only their 4 most recent training items (+ the valid item = 5 known "
-                "interactions); Pop and SASRec (20 epochs) are refit on that log; each target among the same 19 "
-                "negatives as the LLMRank table; metrics in %.\n\n" + simple_table(rows, cols))
-        write_section("llm-cold-ml-100k", "Cold-start users (ML-100K, 1 target + 19 negatives)", body,
-                      command="python bench/llm_rerank.py --parts cold")
+        write_section("llm-rerank-ml-100k", "Retrieve-then-rerank (ML-100K)", body,
+                      command=f"python bench/llm_rerank.py --users {rows[0]['n_users']}")

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from llm4rec.data import (
+    DataError,
     Dataset,
     Interactions,
     Split,
     cold_start_items,
+    cold_start_users,
     kcore,
     leave_one_out,
     make_split,
@@ -121,7 +123,35 @@ def test_kcore_is_iterative() -> None:
     assert (core.n_users, core.n_items) == (5, 5)
 
 
-@pytest.mark.parametrize("kind", ["leave_one_out", "temporal", "cold_start_items"])
+def test_cold_start_users(ml100k: Dataset) -> None:
+    split = cold_start_users(ml100k, max_train=5, frac=0.1, seed=3)
+    inter = ml100k.interactions
+    cold = np.unique(split.test.user)
+    assert len(cold) == round(ml100k.n_users * 0.1)  # every ML-100K user has >= 20 ratings
+    train_n = np.bincount(split.train.user, minlength=ml100k.n_users)
+    assert np.all(train_n[cold] == 5)
+    assert np.all(train_n[np.setdiff1d(np.arange(ml100k.n_users), cold)] >= 18)
+    assert len(split.valid) == ml100k.n_users  # warm users keep a valid row for early stopping
+    # a new user's rows are their first 7 by time, in order train < valid < test
+    off = inter.user_offsets()
+    for u in cold[:20]:
+        rows = set(zip(inter.item[off[u]:off[u] + 7].tolist(), inter.timestamp[off[u]:off[u] + 7].tolist(),
+                       strict=True))
+        got = [set(zip(p.item[p.user == u].tolist(), p.timestamp[p.user == u].tolist(), strict=True))
+               for p in (split.train, split.valid, split.test)]
+        assert set().union(*got) == rows
+        t = [p.timestamp[p.user == u] for p in (split.train, split.valid, split.test)]
+        assert t[0].max() <= t[1].min() <= t[2].min()
+    assert _rows(split.train.concat(split.valid).concat(split.test)) <= _rows(inter)
+    _assert_same(split, make_split(ml100k, "cold_start_users", max_train=5, frac=0.1, seed=3))
+    assert set(np.unique(cold_start_users(ml100k, seed=4).test.user)) != set(cold)
+    with pytest.raises(ValueError, match="frac"):
+        cold_start_users(ml100k, frac=1.0)
+    with pytest.raises(DataError, match="1002 interactions"):
+        cold_start_users(ml100k, max_train=1000)
+
+
+@pytest.mark.parametrize("kind", ["leave_one_out", "temporal", "cold_start_items", "cold_start_users"])
 def test_save_load_round_trip(tmp_path, ml100k: Dataset, kind: str) -> None:
     split = make_split(ml100k, kind, seed=3)
     folder = split.save(tmp_path / kind)

@@ -58,3 +58,15 @@ def test_mismatched_architecture_or_encoder_is_refused(source, target, tmp_path)
     with pytest.raises(ConfigError, match="encoder"):
         make_model("unisrec", {**SMALL, "encoder": {"backend": "sentence-transformers"},
                                "pretrained": str(folder)}).fit(target.train)
+
+
+@pytest.mark.parametrize("negatives", ["train", "all"])
+def test_items_unseen_in_training(target, negatives):
+    """With ``negatives="train"`` an item absent from training is never pushed down: its ID part stays
+    zero, so it scores by its text alone (what a cold item needs); ``"all"`` trains it as a negative."""
+    model = make_model("unisrec", {**SMALL, "item_repr": "both", "negatives": negatives}).fit(target.train)
+    unseen = np.flatnonzero(target.train.item_counts() == 0) + 1  # token = item + 1
+    seen = np.flatnonzero(target.train.item_counts() > 0) + 1
+    ids = model.net_.item.ids.weight.detach()
+    assert len(unseen) and ids[seen].abs().sum() > 0
+    assert (ids[unseen].abs().sum() == 0) == (negatives == "train")

@@ -145,3 +145,14 @@ def test_window_helpers():
     win = gather_left_padded(tokens, starts, ends, 4)
     np.testing.assert_array_equal(win, [[0, 3, 4, 5], [0, 1, 2, 3], [0, 0, 7, 8]])
     assert gather_left_padded(np.zeros(0, np.int64), np.array([0]), np.array([0]), 3).tolist() == [[0, 0, 0]]
+
+
+@pytest.mark.parametrize("name", SEQUENTIAL)
+def test_last_only_encoding_matches_the_full_pass(fitted, name):
+    """Scoring runs the last block for the last position only; it must equal the full pass."""
+    net = fitted[name].net_
+    seq = torch.from_numpy(fitted[name]._history_tokens(np.arange(8), 20))
+    seq[0, :15] = 0  # a short (left-padded) history too
+    with torch.inference_mode():
+        full, last = net.encode(seq)[:, -1], net.encode(seq, last_only=True)[:, -1]
+    torch.testing.assert_close(last, full, rtol=1e-5, atol=1e-5)

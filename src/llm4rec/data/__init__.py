@@ -14,12 +14,12 @@ from llm4rec.data.exceptions import (
 from llm4rec.data.interactions import Interactions
 from llm4rec.data.loaders import read_amazon, read_goodreads, read_mind, read_recbole, read_steam, read_table
 from llm4rec.data.registry import fetch_dataset, list_datasets, load_dataset
-from llm4rec.data.split import Split, cold_start_items, kcore, leave_one_out, make_split, temporal
+from llm4rec.data.split import Split, cold_start_items, cold_start_users, kcore, leave_one_out, make_split, temporal
 
 __all__ = [
     "Catalog", "DataError", "Dataset", "DuplicateRowError", "EmptyDataError", "FormatError", "Interactions",
     "MissingColumnError", "Split", "TimestampError", "UnknownDatasetError", "cold_start_items",
-    "fetch_dataset", "from_dataframe", "kcore", "leave_one_out", "list_datasets", "load_dataset",
+    "cold_start_users", "fetch_dataset", "from_dataframe", "kcore", "leave_one_out", "list_datasets", "load_dataset",
     "make_split", "read_amazon", "read_goodreads", "read_mind", "read_recbole", "read_steam", "read_table",
     "render_item", "temporal",
 ]

@@ -152,6 +152,43 @@ def cold_start_items(ds: SplitSource, test_frac: float = 0.1, valid_frac: float 
     return _by_role(inter, item_role[inter.item], "cold_start_items", params, _name(ds))
 
 
+def cold_start_users(ds: SplitSource, max_train: int = 5, frac: float = 0.1, *, seed: int = 0) -> Split:
+    """Few-interaction users: a seeded ``frac`` share of the users with at least ``max_train + 2``
+    interactions becomes *new users* who are the only ones evaluated.
+
+    A new user keeps only their first ``max_train + 2`` interactions by time: the first
+    ``max_train`` are train, the next one valid, the next one test (their later interactions are
+    not used, as if the log had ended there). Every other user keeps all but their last interaction
+    in train and the second-last in valid (as in :func:`leave_one_out`, for early stopping); their
+    last interaction is not used, so test holds only the new users' targets.
+    """
+    if max_train < 1:
+        raise ValueError(f"max_train must be >= 1, not {max_train}")
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"frac must be in (0, 1), not {frac}")
+    inter = _interactions(ds)
+    off = inter.user_offsets()
+    counts = np.diff(off)
+    eligible = np.flatnonzero(counts >= max_train + 2)
+    if not len(eligible):
+        raise DataError(f"no user has the {max_train + 2} interactions a cold-start user needs")
+    n_cold = max(1, round(len(eligible) * frac))
+    cold = np.zeros(inter.n_users, bool)
+    cold[np.random.default_rng(seed).choice(eligible, n_cold, replace=False)] = True
+    pos = np.arange(len(inter)) - np.repeat(off[:-1], counts)
+    n_of_row, cold_row = np.repeat(counts, counts), cold[inter.user]
+    role = np.full(len(inter), -1, np.int8)  # -1: not used
+    role[cold_row & (pos < max_train)] = 0
+    role[cold_row & (pos == max_train)] = 1
+    role[cold_row & (pos == max_train + 1)] = 2
+    warm = ~cold_row & (n_of_row >= 3)
+    role[warm & (pos < n_of_row - 2)] = 0
+    role[warm & (pos == n_of_row - 2)] = 1
+    role[~cold_row & (n_of_row < 3)] = 0
+    params = {"max_train": max_train, "frac": frac, "seed": seed}
+    return _by_role(inter, role, "cold_start_users", params, _name(ds))
+
+
 def kcore(ds: SplitSource, k: int, *, user_k: int | None = None, item_k: int | None = None) -> Any:
     """Iterative k-core: drop interactions until every remaining user and item has ``>= k`` of them.
 
@@ -181,11 +218,13 @@ SPLITTERS: dict[str, Callable[..., Split]] = {
     "leave_one_out": leave_one_out,
     "temporal": temporal,
     "cold_start_items": cold_start_items,
+    "cold_start_users": cold_start_users,
 }
 
 
 def make_split(ds: SplitSource, kind: str, **params: Any) -> Split:
-    """Build a split by kind (``leave_one_out``, ``temporal``, ``cold_start_items``) with ``params``."""
+    """Build a split by kind (``leave_one_out``, ``temporal``, ``cold_start_items``,
+    ``cold_start_users``) with ``params``."""
     try:
         splitter = SPLITTERS[kind]
     except KeyError:

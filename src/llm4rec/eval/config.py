@@ -26,7 +26,7 @@ class DatasetSpec(Config):
 
 
 class SplitSpec(Config):
-    kind: Literal["leave_one_out", "temporal", "cold_start_items"] = "leave_one_out"
+    kind: Literal["leave_one_out", "temporal", "cold_start_items", "cold_start_users"] = "leave_one_out"
     seed: int = 42
     params: dict[str, Any] = Field(default_factory=dict)
 

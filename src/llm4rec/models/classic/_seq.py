@@ -90,9 +90,19 @@ class TransformerBlock(nn.Module):
                                 nn.Linear(ff_mult * hidden, hidden))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """``(B, L, H) -> (B, L, H)``; ``last_only``: only the last position's output ``(B, 1, H)``
+        (keys and values still come from every position; queries, projection and feed-forward
+        run once per row instead of ``L`` times)."""
         b, n, h = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
+        y, dh = self.norm1(x), h // self.heads
+        if last_only:
+            w, bias = self.qkv.weight, self.qkv.bias
+            q = F.linear(y[:, -1:], w[:h], bias[:h]).view(b, 1, self.heads, dh).transpose(1, 2)
+            k, v = F.linear(y, w[h:], bias[h:]).view(b, n, 2, self.heads, dh).permute(2, 0, 3, 1, 4)
+            keep, x, n = keep[..., -1:, :], x[:, -1:], 1
+        else:
+            q, k, v = self.qkv(y).view(b, n, 3, self.heads, dh).permute(2, 0, 3, 1, 4)
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=keep,
                                              dropout_p=self.dropout if self.training else 0.0)
         x = x + self.drop(self.out(att.transpose(1, 2).reshape(b, n, h)))
@@ -126,8 +136,9 @@ class TransformerEncoder(nn.Module):
         """Output embeddings of the catalog items (tied to the input embeddings), ``(n_items, hidden)``."""
         return self.item.weight[1:self.n_items + 1]
 
-    def encode(self, seq: torch.Tensor) -> torch.Tensor:
-        """Hidden states ``(B, L, hidden)`` of a left-padded token matrix ``(B, L)``, ``L <= max_len``."""
+    def encode(self, seq: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Hidden states ``(B, L, hidden)`` of a left-padded token matrix ``(B, L)``, ``L <= max_len``;
+        ``last_only``: only the last position's, ``(B, 1, hidden)`` (cheaper; for scoring)."""
         n = seq.shape[1]
         x = self.item(seq) * self.scale + self.pos.weight[self.max_len - n:]
         x = self.drop(x)
@@ -136,8 +147,8 @@ class TransformerEncoder(nn.Module):
         if self.causal:
             keep = keep & torch.ones(n, n, dtype=torch.bool, device=seq.device).tril()
         keep = keep | eye
-        for block in self.blocks:
-            x = block(x, keep)
+        for i, block in enumerate(self.blocks):
+            x = block(x, keep, last_only=last_only and i == len(self.blocks) - 1)
         return self.norm(x)
 
     forward = encode
@@ -153,6 +164,8 @@ class SequentialRecommender(TorchRecommender):
 
     config: SequenceConfig
     window_overlap: ClassVar[int] = 1  # next-item models: inputs s[:-1], targets s[1:]
+    #: item indices that may serve as negatives in ``_next_item_loss`` (None: the whole catalog)
+    _negative_pool: torch.Tensor | None = None
 
     @property
     def _window_size(self) -> int:
@@ -185,7 +198,7 @@ class SequentialRecommender(TorchRecommender):
                                   self.config.max_len if length is None else length)
 
     def _forward_scores(self, users: np.ndarray) -> torch.Tensor:
-        h = self.net_.encode(torch.from_numpy(self._history_tokens(users)))[:, -1]
+        h = self.net_.encode(torch.from_numpy(self._history_tokens(users)), last_only=True)[:, -1]
         return h @ self.net_.item_weights().T
 
     def _next_item_loss(self, win: torch.Tensor, loss: Literal["ce", "bce", "bpr"],
@@ -195,17 +208,27 @@ class SequentialRecommender(TorchRecommender):
         ``ce``: softmax over the whole catalog. ``bce``: target vs ``n_negatives``
         uniform negatives, binary cross-entropy (SASRec paper). ``bpr``: mean
         ``-log sigmoid(pos - neg)`` over ``n_negatives`` uniform negatives.
-        Negatives are uniform over the catalog (a rare hit on a positive is kept).
+        Negatives are uniform over the catalog (a rare hit on a positive is kept), or over
+        ``_negative_pool`` (item indices, holding every target) when a subclass sets it: ``ce``
+        then normalises over the pool only.
         """
         inp, tgt = win[:, :-1], win[:, 1:]
         h = self.net_.encode(inp)
         keep = (inp != PAD) & (tgt != PAD)
         h, tgt = h[keep], tgt[keep] - 1
-        weights = self.net_.item_weights()
+        weights, pool = self.net_.item_weights(), self._negative_pool
         if loss == "ce":
-            return F.cross_entropy(h @ weights.T, tgt)
+            logits = h @ weights.T
+            if pool is not None:
+                outside = torch.ones(self.n_items_, dtype=torch.bool)
+                outside[pool] = False
+                logits = logits.masked_fill(outside, float("-inf"))  # targets are training items: inside
+            return F.cross_entropy(logits, tgt)
         pos = (h * weights[tgt]).sum(-1, keepdim=True)
-        neg_ids = torch.randint(0, self.n_items_, (len(tgt), n_negatives))
+        if pool is None:
+            neg_ids = torch.randint(0, self.n_items_, (len(tgt), n_negatives))
+        else:
+            neg_ids = pool[torch.randint(0, len(pool), (len(tgt), n_negatives))]
         neg = torch.einsum("nh,nkh->nk", h, weights[neg_ids])
         if loss == "bce":
             return -(F.logsigmoid(pos).mean() + F.logsigmoid(-neg).mean())

@@ -35,9 +35,9 @@ class _GRUNet(nn.Module):
     def item_weights(self) -> torch.Tensor:
         return self.item.weight[1:self.n_items + 1]
 
-    def encode(self, seq: torch.Tensor) -> torch.Tensor:
+    def encode(self, seq: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         out, _ = self.gru(self.drop(self.item(seq)))
-        return self.drop(out)
+        return self.drop(out[:, -1:] if last_only else out)
 
     forward = encode
 

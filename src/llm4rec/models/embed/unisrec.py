@@ -56,6 +56,9 @@ class UniSRecConfig(SASRecConfig, TextConfig):
     finetune: Literal["all", "adaptor", "none"] = Field(
         "all", description="with `pretrained`: train everything, only the item side (adaptor, IDs), "
                            "or nothing (zero-shot transfer)")
+    negatives: Literal["train", "all"] = Field(
+        "train", description="negatives of the next-item loss: items seen in training only (an item that "
+                             "arrives later is never pushed down before it exists), or the whole catalog")
     hidden: int = 64
     max_len: int = 50
 
@@ -70,7 +73,7 @@ class _TextTransformer(TransformerEncoder):
         ids = None
         if c.item_repr == "both":
             ids = nn.Embedding(n_items + 1, c.hidden, padding_idx=PAD)
-            nn.init.normal_(ids.weight, std=0.02)
+            nn.init.zeros_(ids.weight)  # an item starts at (and, never trained, stays at) its text vector
         self.item = ItemTable(text, MoEAdaptor(text.shape[1], c.hidden, c.n_experts, c.adaptor_dropout), ids,
                               pad=True)
         self.inv_sqrt_t = 1.0 / math.sqrt(c.temperature) if c.cosine else None
@@ -78,8 +81,8 @@ class _TextTransformer(TransformerEncoder):
     def _out(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.inv_sqrt_t is None else F.normalize(x, dim=-1) * self.inv_sqrt_t
 
-    def encode(self, seq: torch.Tensor) -> torch.Tensor:
-        return self._out(super().encode(seq))
+    def encode(self, seq: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        return self._out(super().encode(seq, last_only))
 
     def item_weights(self) -> torch.Tensor:
         return self._out(super().item_weights())
@@ -108,6 +111,8 @@ class UniSRec(TextFeatures, SASRec):
         if self.config.pretrained:
             self._load_pretrained(Path(self.config.pretrained))
         super()._prepare(train)
+        if self.config.negatives == "train":
+            self._negative_pool = torch.from_numpy(np.flatnonzero(train.item_counts() > 0))
 
     def _check_source(self, folder: Path) -> None:
         """The source model must exist and share this model's encoder (the same text space)."""
