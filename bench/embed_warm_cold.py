@@ -1,10 +1,9 @@
-"""Warm vs cold items: ID-only models next to their text counterparts on MovieLens-100K.
+"""Warm vs cold: ID-only models next to their text counterparts on MovieLens-100K.
 
-Runs ``configs/embed-ml100k.toml`` (leave-one-out, warm) and
-``configs/embed-ml100k-cold.toml`` (cold-start items: test items never seen in
-training) through the standard runner -- the same as ``llm4rec run FILE`` --
-then writes one section of docs/benchmarks.md with CIs and paired tests
-(text model minus its ID-only counterpart, NDCG@10).
+Runs ``configs/embed-ml100k*.toml`` (leave-one-out, warm; cold-start items: test items never
+seen in training; few-interaction users: new users with 5 training interactions) through the
+standard runner -- the same as ``llm4rec run FILE`` -- then writes one section of
+docs/benchmarks.md with CIs and paired tests (text model minus its ID-only counterpart, NDCG@10).
 
     python bench/embed_warm_cold.py [--reuse]   # --reuse: read runs/<name>/ instead of rerunning
 """
@@ -26,7 +25,9 @@ from llm4rec.eval.stats import paired_test
 
 CONFIGS = {"warm (leave-one-out)": ["configs/embed-ml100k.toml", "configs/embed-ml100k-seq.toml"],
            "cold items (cold_start_items, 10% of items)": ["configs/embed-ml100k-cold.toml",
-                                                            "configs/embed-ml100k-cold-seq.toml"]}
+                                                            "configs/embed-ml100k-cold-seq.toml"],
+           "few-interaction users (cold_start_users: 20% of users keep 5 training interactions)": [
+               "configs/embed-ml100k-coldusers.toml"]}
 PAIRS = [("textmf-text", "bpr"), ("textmf-both", "bpr"), ("unisrec-text", "sasrec"), ("unisrec-both", "sasrec")]
 CELLS = ["hr@10", "ndcg@10", "recall@20", "coverage@10"]
 

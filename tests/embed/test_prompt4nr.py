@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from test_text import tiny_log
 from test_twotower import tiny_bert
 
@@ -38,3 +39,27 @@ def test_minilm_prompt_tuning_step(tmp_path):
     model = make_model("prompt4nr", params).fit(tiny_log())
     assert model.lm_usage()["params_trained"] == 8 * 384 + 385
     assert np.isfinite(model.score([0, 1])).all()
+
+
+class TestPrompt4NRFinetune(RecommenderContract):
+    def make_model(self):
+        return make_model("prompt4nr", tiny_params(prompt="finetune"))
+
+
+def test_finetune_trains_a_private_copy_of_the_encoder(small_split, tmp_path):
+    from llm4rec.models.embed.text import get_encoder
+
+    params = tiny_params(prompt="finetune")
+    shared = get_encoder(make_model("prompt4nr", params).config.encoder).model
+    before = {k: v.clone() for k, v in shared.state_dict().items()}
+    model = make_model("prompt4nr", params).fit(small_split.train)
+    n_encoder = sum(p.numel() for p in shared.parameters())
+    assert model.lm_usage()["params_trained"] == n_encoder + 32 + 1
+    assert all(torch.equal(before[k], v) for k, v in shared.state_dict().items())  # the shared one is untouched
+    tuned = model._scorer().tuned_encoder.state_dict()
+    assert any(not torch.equal(before[k], tuned[k]) for k in before)
+    frozen = make_model("prompt4nr", tiny_params(prompt="hard")).fit(small_split.train)
+    cands = np.array([[0, 1, 2, 3]])
+    assert not np.allclose(model.score([0], cands), frozen.score([0], cands))
+    loaded = type(model).load(model.save(tmp_path / "ft"))  # the tuned encoder is saved with the model
+    np.testing.assert_allclose(loaded.score([0], cands), model.score([0], cands), rtol=1e-5, atol=1e-6)

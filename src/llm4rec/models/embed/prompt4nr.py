@@ -5,7 +5,8 @@ The input is ``template`` filled with the user's recent items (``history``) and
 the candidate (``item``), both rendered by ``Catalog.text``. Training pairs are
 (history prefix, next item) positives and ``negatives`` uniformly drawn unseen
 items per positive, with binary cross-entropy (:mod:`llm4rec.tuning.encoder.prompt`).
-Only the soft prompt and the head are trained (a few thousand parameters).
+Only the soft prompt and the head are trained (a few thousand parameters); ``prompt = "finetune"``
+trains the whole encoder on the same task, the reference that prompt tuning is measured against.
 
 A cross-encoder reads every (user, item) pair: scoring the full catalog costs
 one encoder pass per item and user, so evaluate it with the ``sampled`` or
@@ -31,9 +32,11 @@ class Prompt4NRConfig(ModelConfig):
     """Prompt kind, template, and the short CPU-sized training schedule."""
 
     encoder: HFEncoderConfig = Field(default_factory=lambda: HFEncoderConfig(model="minilm", max_length=128),
-                                     description="frozen hf encoder; max_length bounds the whole prompt")
-    prompt: Literal["soft", "hard"] = Field("soft", description="soft: trainable prompt vectors + head; "
-                                                                "hard: fixed template, head only")
+                                     description="hf encoder (frozen unless prompt = finetune); max_length "
+                                                 "bounds the prompt")
+    prompt: Literal["soft", "hard", "finetune"] = Field(
+        "soft", description="soft: trainable prompt vectors + head; hard: fixed template, head only; "
+                            "finetune: fixed template, the whole encoder + head (the fine-tuning reference)")
     n_prompts: int = Field(8, ge=1, description="soft prompt length (tokens)")
     template: str = Field("A user recently watched: {history}. Candidate: {item}. Will the user like it?",
                           description="prompt text with {history} and {item}")
@@ -43,13 +46,14 @@ class Prompt4NRConfig(ModelConfig):
     negatives: int = Field(1, ge=1)
     epochs: int = Field(1, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(1e-3, gt=0, description="learning rate of the prompts and the head")
+    encoder_lr: float = Field(3e-5, gt=0, description="learning rate of the encoder (prompt = finetune)")
     score_batch_size: int = Field(256, ge=1, description="(user, item) prompts per scoring pass")
     progress: bool = False
 
 
 class Prompt4NR(Recommender):
-    """Pointwise relevance logit of a prompt through a frozen encoder (soft or hard prompt + linear head)."""
+    """Pointwise relevance logit of a prompt: soft or hard prompt + linear head on a frozen encoder (or fine-tuned)."""
 
     Config: ClassVar[type[Prompt4NRConfig]] = Prompt4NRConfig
     config: Prompt4NRConfig
@@ -97,7 +101,8 @@ class Prompt4NR(Recommender):
             torch.manual_seed(c.seed)
             scorer = self._scorer()
             self.fit_log_ = train_pointwise(scorer, texts, np.array(labels), batch_size=c.batch_size, lr=c.lr,
-                                            epochs=c.epochs, seed=c.seed, progress=c.progress)
+                                            epochs=c.epochs, seed=c.seed, progress=c.progress,
+                                            encoder_lr=c.encoder_lr)
         self.tuned_ = self._get_state()
 
     def _on_history(self, history: Interactions) -> None:

@@ -1,18 +1,23 @@
-"""Prompt tuning of a frozen BERT-family encoder for pointwise "will the user like this item" scoring.
+"""Prompt tuning (and, for comparison, fine-tuning) of a BERT-family encoder for pointwise
+"will the user like this item" scoring.
 
-:class:`PromptScorer` keeps the encoder frozen and trains only
+:class:`PromptScorer` reads a prompt text and returns a relevance logit from a linear head on the
+mean-pooled output. What it trains:
 
 * ``soft``: ``n_prompts`` continuous prompt vectors inserted after ``[CLS]``
-  (Lester et al. 2021 / P-tuning) plus a linear head on the mean-pooled output;
-* ``hard``: nothing but the linear head -- the instruction is a fixed text
-  template (Prompt4NR's discrete-template variant; MiniLM ships no MLM head, so
-  a classification head stands in for the ``[MASK]`` verbaliser).
+  (Lester et al. 2021 / P-tuning) plus the head; the encoder is frozen;
+* ``hard``: nothing but the head -- the instruction is a fixed text template
+  (Prompt4NR's discrete-template variant; MiniLM ships no MLM head, so a
+  classification head stands in for the ``[MASK]`` verbaliser); frozen encoder;
+* ``finetune``: the same hard template, with a private copy of the encoder trained
+  end to end (at ``encoder_lr``) together with the head.
 
 :func:`train_pointwise` fits it with binary cross-entropy on labelled pairs.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -25,15 +30,19 @@ from tqdm.auto import tqdm
 
 
 class PromptScorer(nn.Module):
-    """Logit of "relevant" for input texts, through a frozen encoder with soft or hard prompts."""
+    """Logit of "relevant" for input texts: soft or hard prompts on a frozen encoder, or a fine-tuned copy."""
 
-    def __init__(self, encoder: Any, tokenizer: Any, mode: Literal["soft", "hard"], n_prompts: int,
+    def __init__(self, encoder: Any, tokenizer: Any, mode: Literal["soft", "hard", "finetune"], n_prompts: int,
                  max_length: int) -> None:
         super().__init__()
         self.tokenizer, self.mode, self.max_length = tokenizer, mode, max_length
-        self._encoder = [encoder]  # a list: the frozen encoder is not a submodule (not saved, not trained)
-        for p in encoder.parameters():
-            p.requires_grad_(False)
+        if mode == "finetune":  # a private copy (the shared encoder stays untouched): trained and saved
+            self.tuned_encoder = copy.deepcopy(encoder)
+            self.tuned_encoder.requires_grad_(True)
+            encoder = self.tuned_encoder
+        else:
+            encoder.requires_grad_(False)
+        self._encoder = [encoder]  # a list: a frozen encoder is not a submodule (not saved, not trained)
         hidden = encoder.config.hidden_size
         self.prompts = nn.Parameter(torch.empty(n_prompts if mode == "soft" else 0, hidden))
         if mode == "soft":  # initialise from the embeddings of random vocabulary tokens
@@ -65,14 +74,22 @@ class PromptScorer(nn.Module):
 
 
 def train_pointwise(scorer: PromptScorer, texts: Sequence[str], labels: np.ndarray, *, batch_size: int, lr: float,
-                    epochs: int, seed: int, progress: bool = False) -> dict[str, float]:
-    """Binary cross-entropy over ``(text, label)`` pairs; returns cost and the last losses."""
-    opt = torch.optim.AdamW([p for p in scorer.parameters() if p.requires_grad], lr=lr)
+                    epochs: int, seed: int, progress: bool = False, encoder_lr: float = 3e-5) -> dict[str, float]:
+    """Binary cross-entropy over ``(text, label)`` pairs; returns cost and the last losses.
+
+    ``lr`` trains the prompts and the head, ``encoder_lr`` a fine-tuned encoder.
+    """
+    own = [p for n, p in scorer.named_parameters() if p.requires_grad and not n.startswith("tuned_encoder.")]
+    groups = [{"params": own, "lr": lr}]
+    if scorer.mode == "finetune":
+        groups.append({"params": list(scorer.tuned_encoder.parameters()), "lr": encoder_lr})
+    opt = torch.optim.AdamW(groups)
     rng = np.random.default_rng(seed)
     y = torch.as_tensor(np.asarray(labels, dtype=np.float32))
     losses, steps, start = [], 0, time.perf_counter()
     scorer.train()
-    scorer.encoder.eval()  # frozen: no dropout noise in the encoder either
+    if scorer.mode != "finetune":
+        scorer.encoder.eval()  # frozen: no dropout noise in the encoder either
     for epoch in range(epochs):
         order = rng.permutation(len(texts))
         batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
