@@ -28,7 +28,9 @@ CONFIGS = {"warm (leave-one-out)": ["configs/embed-ml100k.toml", "configs/embed-
                                                             "configs/embed-ml100k-cold-seq.toml"],
            "few-interaction users (cold_start_users: 20% of users keep 5 training interactions)": [
                "configs/embed-ml100k-coldusers.toml"]}
-PAIRS = [("textmf-text", "bpr"), ("textmf-both", "bpr"), ("unisrec-text", "sasrec"), ("unisrec-both", "sasrec")]
+PAIRS = [("textmf-text", "bpr"), ("textmf-both", "bpr"), ("textmf-both-iddrop", "bpr"), ("unisrec-text", "sasrec"),
+         ("unisrec-both", "sasrec"), ("unisrec-both-iddrop", "sasrec"), ("unisrec-text", "textpop"),
+         ("textmf-both-iddrop", "textpop")]
 CELLS = ["hr@10", "ndcg@10", "recall@20", "coverage@10"]
 
 

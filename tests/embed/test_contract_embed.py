@@ -41,4 +41,16 @@ class TestUniSRec(RecommenderContract):
 class TestUniSRecBoth(RecommenderContract):
     def make_model(self):
         return make_model("unisrec", {"encoder": WORDLLAMA, "item_repr": "both", "hidden": 16, "epochs": 1,
-                                      "max_len": 10, "n_experts": 2, "cosine": False, "progress": False})
+                                      "max_len": 10, "n_experts": 2, "cosine": False, "id_dropout": 0.5,
+                                      "progress": False})
+
+
+class TestTextMFIdDropout(RecommenderContract):
+    def make_model(self):
+        return make_model("textmf", {"encoder": WORDLLAMA, "factors": 16, "epochs": 2, "id_dropout": 0.5,
+                                     "progress": False})
+
+
+class TestTextPop(RecommenderContract):
+    def make_model(self):
+        return make_model("textpop", {"encoder": WORDLLAMA})

@@ -69,3 +69,18 @@ def test_minilm_textknn_ranks_by_meaning(pooling, tmp_path):
     assert model.item_text_.shape == (6, 384)
     top, _ = model.recommend([0, 1, 2], k=1)
     assert top.ravel().tolist() == [1, 3, 5]
+
+
+def test_textpop_predicts_popularity_of_items_it_never_saw(ml100k):
+    """Fitted on the interactions of 80% of the items, its scores of the other 20% (never seen)
+    correlate with their real popularity: text carries a popularity signal a cold item can use."""
+    from llm4rec.data.split import cold_start_items
+
+    split = cold_start_items(ml100k, test_frac=0.2, valid_frac=0.0, seed=0)
+    model = make_model("textpop", {"encoder": {"backend": "wordllama"}}).fit(split.train)
+    cold = np.unique(split.test.item)
+    assert np.all(split.train.item_counts()[cold] == 0)
+    pred = model.score(np.array([0]), cold[None, :])[0]
+    real = split.test.item_counts()[cold]
+    rank = lambda a: np.argsort(np.argsort(a))  # noqa: E731
+    assert np.corrcoef(rank(pred), rank(real))[0, 1] > 0.2

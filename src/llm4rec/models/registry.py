@@ -24,6 +24,7 @@ _MODELS: dict[str, str] = {
     "llm-query": "llm4rec.models.llm.query:QueryRecommender",
     "textknn": "llm4rec.models.embed.textknn:TextKNN",
     "textmf": "llm4rec.models.embed.textmf:TextMF",
+    "textpop": "llm4rec.models.embed.textpop:TextPop",
     "unisrec": "llm4rec.models.embed.unisrec:UniSRec",
     "twotower-ft": "llm4rec.models.embed.twotower:TwoTowerFT",
     "prompt4nr": "llm4rec.models.embed.prompt4nr:Prompt4NR",

@@ -18,12 +18,15 @@ class ItemTable(nn.Module):
     """Item vectors from a frozen text matrix through ``transform``, an ID embedding, or both (summed).
 
     ``pad``: row 0 is a padding row that is always the zero vector (the
-    sequential models shift item ids by one). The text matrix is a
+    sequential models shift item ids by one). ``id_dropout``: in training, each
+    forward pass drops the ID part of that share of the items (text only), so the
+    text part alone must rank well too -- what an item without a trained ID (a cold
+    item) relies on (DropoutNet, Volkovs et al. 2017). The text matrix is a
     non-persistent buffer: the models persist it once, outside the state dict.
     """
 
     def __init__(self, text: np.ndarray | torch.Tensor, transform: nn.Module | None, ids: nn.Embedding | None,
-                 pad: bool = False) -> None:
+                 pad: bool = False, id_dropout: float = 0.0) -> None:
         super().__init__()
         if transform is None and ids is None:
             raise ValueError("an item table needs a text transform, an ID embedding, or both")
@@ -33,14 +36,17 @@ class ItemTable(nn.Module):
         if pad:
             text = torch.cat([torch.zeros(1, text.shape[1]), text])
         self.register_buffer("text", text, persistent=False)
-        self.transform, self.ids, self.pad = transform, ids, pad
+        self.transform, self.ids, self.pad, self.id_dropout = transform, ids, pad, id_dropout
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         if idx.numel() > len(self.text):  # many lookups (a batch of sequences): map each item once
             return F.embedding(idx, self.weight)
         out = self.transform(self.text[idx]) if self.transform is not None else 0
         if self.ids is not None:
-            out = out + self.ids(idx)
+            ids = self.ids(idx)
+            if self.training and self.id_dropout > 0 and self.transform is not None:
+                ids = ids * (torch.rand(idx.shape, device=ids.device) >= self.id_dropout).unsqueeze(-1)
+            out = out + ids
         if self.pad:
             out = out * (idx != 0).unsqueeze(-1).to(out.dtype)
         return out

@@ -28,6 +28,8 @@ class TextMFConfig(BPRConfig, TextConfig):
     item_repr: Literal["id", "text", "both"] = Field(
         "both", description="id: ID embedding (plain BPR-MF); text: projection of the text embedding; "
                             "both: their sum")
+    id_dropout: float = Field(0.0, ge=0, lt=1, description="item_repr both: share of items whose ID part is "
+                                                         "dropped per training step (text must rank alone)")
     negatives: Literal["train", "all"] = Field(
         "train", description="draw negatives among items seen in training (train) or the whole catalog")
 
@@ -56,8 +58,10 @@ class TextMF(TextFeatures, BPRMF):
             ids, bias_ids = net.item, net.bias  # BPR's initialisation (random vectors, zero biases)
             if use_text:
                 nn.init.zeros_(ids.weight)  # "both": an item starts at (and, unseen, stays at) its text vector
-        net.item = ItemTable(text, nn.Linear(text.shape[1], c.factors, bias=False) if use_text else None, ids)
-        net.bias = ItemTable(text, nn.Linear(text.shape[1], 1, bias=False) if use_text else None, bias_ids)
+        net.item = ItemTable(text, nn.Linear(text.shape[1], c.factors, bias=False) if use_text else None, ids,
+                             id_dropout=c.id_dropout)
+        net.bias = ItemTable(text, nn.Linear(text.shape[1], 1, bias=False) if use_text else None, bias_ids,
+                             id_dropout=c.id_dropout)
         return net
 
     def _prepare(self, train: Interactions) -> None:

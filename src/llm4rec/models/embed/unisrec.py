@@ -48,6 +48,8 @@ class UniSRecConfig(SASRecConfig, TextConfig):
 
     item_repr: Literal["text", "both"] = Field(
         "text", description="text: adaptor(text) only (inductive, transferable); both: + item-ID embedding")
+    id_dropout: float = Field(0.0, ge=0, lt=1, description="item_repr both: share of items whose ID part is "
+                                                         "dropped per training step (text must rank alone)")
     n_experts: int = Field(8, ge=1, description="MoE adaptor experts (parametric whitening each)")
     adaptor_dropout: float = Field(0.2, ge=0, lt=1, description="dropout on the text embedding")
     cosine: bool = Field(True, description="L2-normalise sequence and item vectors; logits = cosine / temperature")
@@ -75,7 +77,7 @@ class _TextTransformer(TransformerEncoder):
             ids = nn.Embedding(n_items + 1, c.hidden, padding_idx=PAD)
             nn.init.zeros_(ids.weight)  # an item starts at (and, never trained, stays at) its text vector
         self.item = ItemTable(text, MoEAdaptor(text.shape[1], c.hidden, c.n_experts, c.adaptor_dropout), ids,
-                              pad=True)
+                              pad=True, id_dropout=c.id_dropout)
         self.inv_sqrt_t = 1.0 / math.sqrt(c.temperature) if c.cosine else None
 
     def _out(self, x: torch.Tensor) -> torch.Tensor:
