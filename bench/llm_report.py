@@ -26,13 +26,14 @@ def _fmt(v: object, digits: int = 2) -> str:
 RANK_COLS = [("variant", "model"), ("note", "setting"), ("n_users", "users"), ("ndcg@10", "NDCG@10"),
              ("hr@1", "HR@1"), ("hr@5", "HR@5"), ("pop_ndcg@10", "Pop NDCG@10, same users"),
              ("lm_tokens_per_user", "tokens/user"), ("lm_seconds_per_user", "s/user"),
-             ("validity", "validity"), ("hallucination_rate", "halluc."), ("first_position_rate", "top = 1st shown")]
+             ("validity", "validity"), ("hallucination_rate", "halluc."), ("first_position_rate", "top = 1st shown"),
+             ("order_spread", "mean |dNDCG@10| vs order 1")]
 
 
 def _cell(key: str, v: object) -> str:
     if v is None:
         return ""
-    if "@" in key or key in ("validity", "hallucination_rate", "first_position_rate"):
+    if "@" in key or key in ("validity", "hallucination_rate", "first_position_rate", "order_spread"):
         return f"{100 * float(v):.1f}"  # type: ignore[arg-type]
     if key == "lm_tokens_per_user":
         return f"{float(v):.0f}"  # type: ignore[arg-type]
@@ -53,6 +54,20 @@ def _with_pop_reference(rows: list[dict]) -> None:
     for r in rows:
         if r is not pop and "users" in r and r["users"] == pop["users"][:len(r["users"])]:
             r["pop_ndcg@10"] = sum(pop["per_user"]["ndcg@10"][:len(r["users"])]) / max(1, len(r["users"]))
+
+
+def _with_order_spread(rows: list[dict]) -> None:
+    """For ``X-order2`` (X with another shown order of the same candidates): the mean absolute
+    per-user NDCG@10 change against X on the users both ran -- the position-bias spread."""
+    by_name = {r["variant"]: r for r in rows}
+    for r in rows:
+        base = by_name.get(r["variant"].removesuffix("-order2")) if r["variant"].endswith("-order2") else None
+        if base is None or "per_user" not in base or "per_user" not in r:
+            continue
+        n = min(len(r["users"]), len(base["users"]))
+        if r["users"][:n] == base["users"][:n] and n:
+            a, b = r["per_user"]["ndcg@10"][:n], base["per_user"]["ndcg@10"][:n]
+            r["order_spread"] = sum(abs(x - y) for x, y in zip(a, b, strict=True)) / n
 
 
 def _load(folder: Path, tag: str) -> list[dict]:
@@ -103,6 +118,7 @@ def write_rank_report(folder: Path) -> None:
         order = list(VARIANT_ORDER)
         rows.sort(key=lambda r: order.index(r["variant"]) if r["variant"] in order else len(order))
         _with_pop_reference(rows)
+        _with_order_spread(rows)
         body = f"{intro}\n\n{_NOTES}\n\n{rank_table(rows)}\n\n{REFERENCE}\n"
         split = " --split cold-users" if tag.endswith("coldusers") else ""
         ds = tag.removesuffix("-coldusers")
