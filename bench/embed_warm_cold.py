@@ -24,6 +24,7 @@ from llm4rec.eval.runner import run
 from llm4rec.eval.stats import paired_test
 
 CONFIGS = {"warm (leave-one-out)": ["configs/embed-ml100k.toml", "configs/embed-ml100k-seq.toml"],
+           "warm (leave-one-out), sequential models at the classic defaults": ["configs/embed-ml100k-seq-full.toml"],
            "cold items (cold_start_items, 10% of items)": ["configs/embed-ml100k-cold.toml",
                                                             "configs/embed-ml100k-cold-seq.toml"],
            "few-interaction users (cold_start_users: 20% of users keep 5 training interactions)": [
