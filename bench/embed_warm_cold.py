@@ -28,7 +28,9 @@ CONFIGS = {"warm (leave-one-out)": ["configs/embed-ml100k.toml", "configs/embed-
            "cold items (cold_start_items, 10% of items)": ["configs/embed-ml100k-cold.toml",
                                                             "configs/embed-ml100k-cold-seq.toml"],
            "few-interaction users (cold_start_users: 20% of users keep 5 training interactions)": [
-               "configs/embed-ml100k-coldusers.toml"]}
+               "configs/embed-ml100k-coldusers.toml"],
+           "ML-1M warm (leave-one-out)": ["configs/embed-ml1m.toml"],
+           "ML-1M cold items (cold_start_items, 10% of items)": ["configs/embed-ml1m-cold.toml"]}
 PAIRS = [("textmf-text", "bpr"), ("textmf-both", "bpr"), ("textmf-both-iddrop", "bpr"), ("unisrec-text", "sasrec"),
          ("unisrec-both", "sasrec"), ("unisrec-both-iddrop", "sasrec"), ("unisrec-text", "textpop"),
          ("textmf-both-iddrop", "textpop")]
@@ -101,11 +103,12 @@ def main() -> None:
         runs = " and ".join(f"`llm4rec run {p}`" for p in paths)
         note = "\n\n" + "\n".join(notes) if notes else ""
         parts.append(f"### {title}: {runs}\n\n{table(records)}\n\n{paired(per_user)}{note}")
-    body = ("Full ranking over all 1682 items (seen items excluded), 95% bootstrap CIs over users, paired "
+    body = ("Full ranking over the whole catalog (ML-100K 1682 items, ML-1M 3883; seen items excluded), 95% "
+            "bootstrap CIs over users, paired "
             "sign-flip tests. Item text: `Catalog.text` (title (year); genres) encoded by all-MiniLM-L6-v2. "
             "textmf-text/both and unisrec-text/both are the text counterparts of bpr and sasrec "
             "(same loss, sampler, early stopping).\n\n" + "\n\n".join(parts))
-    write_section("embed-warm-cold", "LLM embeddings: warm vs cold items (ML-100K)", body,
+    write_section("embed-warm-cold", "LLM embeddings: warm vs cold (ML-100K, ML-1M)", body,
                   "python bench/embed_warm_cold.py" + (" --reuse" if args.reuse else ""))
 
 
