@@ -107,7 +107,13 @@ def main() -> None:
             "bootstrap CIs over users, paired "
             "sign-flip tests. Item text: `Catalog.text` (title (year); genres) encoded by all-MiniLM-L6-v2. "
             "textmf-text/both and unisrec-text/both are the text counterparts of bpr and sasrec "
-            "(same loss, sampler, early stopping).\n\n" + "\n\n".join(parts))
+            "(same loss, sampler, early stopping); `-iddrop`: the text + ID hybrid trained with ID dropout 0.5 "
+            "(each step drops the ID part of half the items, so text alone must rank too). `textpop` is "
+            "content-based popularity (ridge regression from item text to log training popularity; the same "
+            "list for every user): on cold items it shows how much of a text model's gain is popularity read "
+            "from the text rather than personalisation. Budgets: MF models up to 60 epochs (patience 2); "
+            "sequential models on each user's last window, 20 epochs (validation every 2, patience 2) unless "
+            "the heading says classic defaults.\n\n" + "\n\n".join(parts))
     write_section("embed-warm-cold", "LLM embeddings: warm vs cold (ML-100K, ML-1M)", body,
                   "python bench/embed_warm_cold.py" + (" --reuse" if args.reuse else ""))
 
