@@ -140,7 +140,8 @@ def simple_table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
 
 def write_rerank_report(folder: Path) -> None:
     cost = [("lm_tokens_per_user", "tokens/user"), ("lm_seconds_per_user", "s/user")]
-    for path in sorted(folder.glob("rerank-ml-100k-*.json")):
+    paths = sorted(folder.glob("rerank-ml-100k-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    for path in paths[-1:]:  # the run over the most users
         rows = json.loads(path.read_text())
         cols = [("protocol", "protocol"), ("model", "model"), ("n_users", "users"), ("ndcg@10", "NDCG@10"),
                 ("hr@1", "HR@1"), ("hr@10", "HR@10"), ("hr@20", "HR@20"), *cost]
