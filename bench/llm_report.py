@@ -25,7 +25,7 @@ def _fmt(v: object, digits: int = 2) -> str:
 
 RANK_COLS = [("variant", "model"), ("note", "setting"), ("n_users", "users"), ("ndcg@10", "NDCG@10"),
              ("hr@1", "HR@1"), ("hr@5", "HR@5"), ("pop_ndcg@10", "Pop NDCG@10, same users"),
-             ("lm_tokens_per_user", "tokens/user"), ("lm_seconds_per_user", "s/user"),
+             ("lm_tokens_per_live_user", "tokens/user"), ("lm_seconds_per_live_user", "s/user"),
              ("validity", "validity"), ("hallucination_rate", "halluc."), ("first_position_rate", "top = 1st shown"),
              ("order_spread", "mean |dNDCG@10| vs order 1")]
 
@@ -35,7 +35,7 @@ def _cell(key: str, v: object) -> str:
         return ""
     if "@" in key or key in ("validity", "hallucination_rate", "first_position_rate", "order_spread"):
         return f"{100 * float(v):.1f}"  # type: ignore[arg-type]
-    if key == "lm_tokens_per_user":
+    if key in ("lm_tokens_per_user", "lm_tokens_per_live_user"):
         return f"{float(v):.0f}"  # type: ignore[arg-type]
     return _fmt(v, 1)
 
@@ -54,6 +54,18 @@ def _with_pop_reference(rows: list[dict]) -> None:
     for r in rows:
         if r is not pop and "users" in r and r["users"] == pop["users"][:len(r["users"])]:
             r["pop_ndcg@10"] = sum(pop["per_user"]["ndcg@10"][:len(r["users"])]) / max(1, len(r["users"]))
+
+
+def _with_live_cost(rows: list[dict]) -> None:
+    """Tokens and seconds per user *sent to the model* (rows resumed from the LM cache mix cached
+    users, which cost nothing, with live ones)."""
+    for r in rows:
+        items, users = r.get("lm_items"), r.get("lm_users")
+        if items and users and "lm_tokens_per_live_user" not in r:
+            live = users * (items - r.get("lm_cache_hits", 0.0)) / items
+            if live:
+                r["lm_tokens_per_live_user"] = (r["lm_prompt_tokens"] + r["lm_completion_tokens"]) / live
+                r["lm_seconds_per_live_user"] = r["lm_seconds"] / live
 
 
 def _with_order_spread(rows: list[dict]) -> None:
@@ -87,9 +99,11 @@ _MODELS = ("LLM rankers: no training, SmolLM2-135M-Instruct Q4_1 or Gemma-3-270M
            "thread), last 15 history items as titles (year). Baselines: defaults of `llm4rec models` "
            "(early stopping on valid NDCG@10).")
 _NOTES = ("'Pop, same users' gives Pop's NDCG@10 on exactly the users of the row (paired reference). "
-          "Tokens and seconds are for the first, uncached run (rows made before 2026-11-26 ran on 2 cores "
-          "shared with other jobs, load 15-32, so their seconds are pessimistic); a rerun is answered by "
-          "the cache. Validity / hallucination / first-shown rates apply to generated rankings (listwise); "
+          "Tokens and seconds are per user sent to the model (users answered by the record/replay cache, "
+          "e.g. in a resumed run, cost nothing and are left out of the average); LLMs ran on 1 thread while "
+          "one other single-threaded job shared the 2 cores (rows partly made on 2026-11-25 under load 15-32 "
+          "have pessimistic seconds). Validity / hallucination / first-shown rates apply to generated "
+          "rankings (listwise); "
           "log-prob rankers cannot produce an invalid answer. 'order2' is the same listwise ranker with "
           "another seeded shown order of the same candidates: the difference between the two rows is the "
           "position-bias spread.")
@@ -119,6 +133,7 @@ def write_rank_report(folder: Path) -> None:
         rows.sort(key=lambda r: order.index(r["variant"]) if r["variant"] in order else len(order))
         _with_pop_reference(rows)
         _with_order_spread(rows)
+        _with_live_cost(rows)
         body = f"{intro}\n\n{_NOTES}\n\n{rank_table(rows)}\n\n{REFERENCE}\n"
         split = " --split cold-users" if tag.endswith("coldusers") else ""
         ds = tag.removesuffix("-coldusers")
@@ -139,10 +154,11 @@ def simple_table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
 
 
 def write_rerank_report(folder: Path) -> None:
-    cost = [("lm_tokens_per_user", "tokens/user"), ("lm_seconds_per_user", "s/user")]
+    cost = [("lm_tokens_per_live_user", "tokens/user"), ("lm_seconds_per_live_user", "s/user")]
     paths = sorted(folder.glob("rerank-ml-100k-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     for path in paths[-1:]:  # the run over the most users
         rows = json.loads(path.read_text())
+        _with_live_cost(rows)
         cols = [("protocol", "protocol"), ("model", "model"), ("n_users", "users"), ("ndcg@10", "NDCG@10"),
                 ("hr@1", "HR@1"), ("hr@10", "HR@10"), ("hr@20", "HR@20"), *cost]
         body = ("Leave-one-out, fixed-seed user sample (the first N of the LLMRank draw). full: ranking over "

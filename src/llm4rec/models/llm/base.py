@@ -201,15 +201,23 @@ class LLMRanker(Recommender):
         return {}
 
     def lm_usage(self) -> dict[str, float]:
-        """Tokens, seconds and cache hits spent by this model, per user too (the runner records these)."""
+        """Tokens, seconds and cache hits spent by this model, per user too (the runner records these).
+
+        ``lm_*_per_user`` average over every scored user (a cache hit costs nothing);
+        ``lm_*_per_live_user`` over the users actually sent to the model (``lm_live_users``:
+        users x the share of scored items that missed the cache) -- the cost of a cold run.
+        """
         acc = self.__dict__.get("usage_") or dict.fromkeys((*_USAGE_FIELDS, "users", "seconds"), 0.0)
         n = max(1.0, acc["users"])
         tokens = acc["prompt_tokens"] + acc["completion_tokens"]
+        live = acc["users"] * (acc["items"] - acc["cache_hits"]) / max(1.0, acc["items"])
         out = {
             "lm_calls": acc["calls"], "lm_items": acc["items"], "lm_cache_hits": acc["cache_hits"],
             "lm_prompt_tokens": acc["prompt_tokens"], "lm_completion_tokens": acc["completion_tokens"],
             "lm_backend_seconds": acc["wall_s"], "lm_users": acc["users"], "lm_seconds": acc["seconds"],
-            "lm_tokens_per_user": tokens / n, "lm_seconds_per_user": acc["seconds"] / n,
+            "lm_tokens_per_user": tokens / n, "lm_seconds_per_user": acc["seconds"] / n, "lm_live_users": live,
+            "lm_tokens_per_live_user": tokens / max(1e-9, live) if live else 0.0,
+            "lm_seconds_per_live_user": acc["seconds"] / max(1e-9, live) if live else 0.0,
         }
         out.update(self.extra_metrics())
         return {k: float(v) for k, v in out.items()}
