@@ -38,7 +38,8 @@ class SentenceTransformerEncoder(Encoder):
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension() or 0)
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get() or 0)  # the method was renamed in sentence-transformers 5
 
     def _encode(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, int]:
         arr = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=False,
