@@ -24,7 +24,6 @@ from llm4rec.eval.runner import run
 from llm4rec.eval.stats import paired_test
 
 CONFIGS = {"warm (leave-one-out)": ["configs/embed-ml100k.toml", "configs/embed-ml100k-seq.toml"],
-           "warm (leave-one-out), sequential models at the classic defaults": ["configs/embed-ml100k-seq-full.toml"],
            "cold items (cold_start_items, 10% of items)": ["configs/embed-ml100k-cold.toml",
                                                             "configs/embed-ml100k-cold-seq.toml"],
            "few-interaction users (cold_start_users: 20% of users keep 5 training interactions)": [
@@ -112,8 +111,8 @@ def main() -> None:
             "content-based popularity (ridge regression from item text to log training popularity; the same "
             "list for every user): on cold items it shows how much of a text model's gain is popularity read "
             "from the text rather than personalisation. Budgets: MF models up to 60 epochs (patience 2); "
-            "sequential models on each user's last window, 20 epochs (validation every 2, patience 2) unless "
-            "the heading says classic defaults.\n\n" + "\n\n".join(parts))
+            "sequential models on each user's last window, 20 epochs (validation every 2, patience 2).\n\n"
+            + "\n\n".join(parts))
     write_section("embed-warm-cold", "LLM embeddings: warm vs cold (ML-100K, ML-1M)", body,
                   "python bench/embed_warm_cold.py" + (" --reuse" if args.reuse else ""))
 
