@@ -290,7 +290,9 @@ class FullRanking(EvalProtocol):
     Ties in score are broken by a fixed random order of the items (seeded), so a
     model that scores everything alike gets a random list rather than the lowest
     item ids (ids often correlate with popularity or age); ``tie_break="index"``
-    keeps :func:`~llm4rec.models.base.top_k`'s lower-id-first order.
+    keeps :func:`~llm4rec.models.base.top_k`'s lower-id-first order. Either way the
+    order is exact across the cut-off, so metrics at one K do not depend on the
+    other ``ks`` requested.
     """
 
     kind: Literal["full"] = "full"

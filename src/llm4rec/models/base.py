@@ -197,10 +197,42 @@ def mask_rows(scores: np.ndarray, matrix: sp.csr_matrix, users: np.ndarray, valu
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the ``k`` largest entries per row, sorted descending (ties: lower index first)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    """Indices and values of the ``k`` largest entries per row, sorted descending.
+
+    Ties: the lower index comes first, exactly, also across the cut-off: the
+    result equals the first ``k`` columns of a stable descending sort, so the
+    top 5 is always the head of the top 10 (and of any larger ``k``). NaN ranks
+    below every number (as ``-inf``, lower index first among them).
+
+    Vectorised: ``argpartition`` picks ``k`` entries in linear time; only rows
+    whose k-th value is tied with entries left outside the partition are fixed,
+    by taking the boundary group's lowest indices, and the ``k`` winners are
+    sorted by (value descending, index ascending).
+    """
+    scores = np.asarray(scores)
+    n = scores.shape[1]
+    k = max(0, min(int(k), n))
+    if k == 0 or scores.shape[0] == 0:
+        empty = np.empty((scores.shape[0], k), np.int64)
+        return empty, np.take_along_axis(scores, empty, axis=1)
+    if np.issubdtype(scores.dtype, np.floating) and np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), -np.inf, scores)
+    part = np.argpartition(scores, n - k, axis=1)[:, n - k:] if k < n else np.broadcast_to(
+        np.arange(n), scores.shape)
     vals = np.take_along_axis(scores, part, axis=1)
+    if k < n:
+        kth = vals.min(axis=1)  # the k-th largest value of each row
+        n_above = (vals > kth[:, None]).sum(axis=1)
+        n_tied = (scores == kth[:, None]).sum(axis=1)
+        fix = np.flatnonzero(n_above + n_tied > k)  # rows where the boundary tie group is cut
+        if len(fix):
+            sub = scores[fix]
+            at_kth = sub == kth[fix, None]
+            room = (k - n_above[fix])[:, None]  # boundary entries that fit, lowest index first
+            take = (sub > kth[fix, None]) | (at_kth & (np.cumsum(at_kth, axis=1, dtype=np.int32) <= room))
+            part = np.array(part)
+            part[fix] = np.nonzero(take)[1].reshape(len(fix), k)
+            vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)
-    idx = np.take_along_axis(part, order, axis=1)
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64, copy=False)
     return idx, np.take_along_axis(scores, idx, axis=1)
