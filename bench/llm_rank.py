@@ -58,35 +58,49 @@ SPLITS: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 
-def setup(dataset: str, n_users: int, seed: int, split_name: str = "loo"):
+def setup(dataset: str, n_users: int, seed: int, split_name: str = "loo", split_seed: int | None = None):
     """Split, the evaluated users *in sampling order*, and the sampled-candidates protocol.
 
     One seeded draw of max(n, 200) users; a run over n users takes its first n, so smaller runs
-    are prefixes of larger ones and reuse their cached LLM calls.
+    are prefixes of larger ones and reuse their cached LLM calls. ``split_seed`` overrides the
+    seed of a random split (cold-users).
     """
     from llm4rec.data import load_dataset, make_split
     from llm4rec.eval.protocols import SampledCandidates
 
     ds = load_dataset(dataset)
     kind, params, _ = SPLITS[split_name]
+    if split_seed is not None and "seed" in params:
+        params = {**params, "seed": split_seed}
     split = make_split(ds, kind, **params)
     users = np.unique(split.test.user)
     pool = np.random.default_rng(seed).choice(users, min(max(n_users, 200), len(users)), replace=False)
     return split, pool[:n_users], SampledCandidates(n_negatives=19, seed=seed)
 
 
-def run_variant(name: str, split, users: np.ndarray, protocol, save: Path | None = None, chunk: int = 10,
-                **overrides: Any) -> dict[str, Any]:
-    """Evaluate one variant on ``users`` in chunks (in sampling order), saving after each chunk, so
-    an interrupted run still reports the users it finished (per-user values are kept)."""
+def make_variant(name: str, **overrides: Any):
+    """The (unfitted) model of a variant."""
     from llm4rec.models import make_model
 
-    model_name, params, note = VARIANTS[name]
+    model_name, params, _ = VARIANTS[name]
     params = {**(LLM_COMMON if model_name.startswith("llm-") else {}), **params, **overrides}
-    model = make_model(model_name, params)
+    return make_model(model_name, params)
+
+
+def run_variant(name: str, split, users: np.ndarray, protocol, save: Path | None = None, chunk: int = 10,
+                **overrides: Any) -> dict[str, Any]:
+    """Fit one variant and evaluate it on ``users`` (see :func:`evaluate_variant`)."""
+    model = make_variant(name, **overrides)
     t0 = time.perf_counter()
     model.fit(split.train, split.valid)
-    fit_s = time.perf_counter() - t0
+    return evaluate_variant(name, model, time.perf_counter() - t0, split, users, protocol, save, chunk)
+
+
+def evaluate_variant(name: str, model, fit_s: float, split, users: np.ndarray, protocol,
+                     save: Path | None = None, chunk: int = 10) -> dict[str, Any]:
+    """Evaluate a fitted variant on ``users`` in chunks (in sampling order), saving after each chunk, so
+    an interrupted run still reports the users it finished (per-user values are kept)."""
+    model_name, _, note = VARIANTS[name]
     model.set_history(split.known_for("test"))
     row: dict[str, Any] = {"variant": name, "model": model_name, "note": note, "fit_s": fit_s, "eval_s": 0.0}
     per_user: dict[str, list[float]] = {}
