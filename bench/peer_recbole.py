@@ -8,9 +8,10 @@ What is compared
     number of epochs, no early stopping, the same epochs on both sides.
 
 How the peer is fed
-    RecBole reads atomic files written here from llm4rec's loaded dataset (dense
-    user / item ids, and the row position within llm4rec's (user, time)-sorted
-    log as the timestamp, so time ties are broken identically). RecBole's
+    RecBole reads atomic files written by ``llm4rec.data.export_split`` from
+    llm4rec's split (dense user / item ids, and the row position within
+    llm4rec's (user, time, tie policy)-sorted log as the timestamp, so time ties
+    are broken identically). RecBole's
     ``eval_args`` are ``{split: {LS: valid_and_test}, order: TO, mode: full,
     group_by: user}``, nothing is filtered. RecBole runs in its own virtual
     environment (``bench/requirements-peer.txt``; RecBole is never a dependency
@@ -218,26 +219,16 @@ def worker(args: argparse.Namespace) -> None:
 
 # ============================================================================ driver (llm4rec venv)
 def write_atomic(split, out_dir: Path) -> tuple[int, int]:
-    """RecBole atomic ``.inter`` file from llm4rec's split (train + valid + test = the whole log).
-
-    Timestamps are the row position in llm4rec's (user, time)-sorted log, so RecBole's
-    time order reproduces llm4rec's tie-breaking exactly.
-    """
+    """RecBole atomic files of llm4rec's split (``llm4rec.data.export_split``): the whole log, with each
+    row's rank in llm4rec's (user, time, tie policy) order as the timestamp, so RecBole's time order
+    reproduces llm4rec's split exactly (the same test and valid item for every user)."""
     import numpy as np
 
-    train, valid, test = split.train, split.valid, split.test
-    user = np.concatenate([train.user, valid.user, test.user])
-    item = np.concatenate([train.item, valid.item, test.item])
-    ts = np.concatenate([train.timestamp, valid.timestamp, test.timestamp])
-    part = np.concatenate([np.zeros(len(train)), np.ones(len(valid)), np.full(len(test), 2)])
-    order = np.lexsort((part, ts, user))  # within a user: time, then train < valid < test on ties
-    user, item = user[order], item[order]
-    folder = out_dir / DATASET
-    folder.mkdir(parents=True, exist_ok=True)
-    lines = ["user_id:token\titem_id:token\ttimestamp:float"]
-    lines += [f"{u}\t{i}\t{t}" for t, (u, i) in enumerate(zip(user.tolist(), item.tolist(), strict=True))]
-    (folder / f"{DATASET}.inter").write_text("\n".join(lines) + "\n")
-    return len(user), len(np.unique(item))
+    from llm4rec.data.export import export_split
+
+    export_split(split, out_dir / DATASET, name=DATASET)
+    items = np.concatenate([split.train.item, split.valid.item, split.test.item])
+    return len(items), len(np.unique(items))
 
 
 def run_peer(model: str, epochs: int, args: argparse.Namespace, data_path: Path, n_items: int) -> dict:

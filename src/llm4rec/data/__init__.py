@@ -11,15 +11,25 @@ from llm4rec.data.exceptions import (
     TimestampError,
     UnknownDatasetError,
 )
+from llm4rec.data.export import export_split
 from llm4rec.data.interactions import Interactions
 from llm4rec.data.loaders import read_amazon, read_goodreads, read_mind, read_recbole, read_steam, read_table
 from llm4rec.data.registry import fetch_dataset, list_datasets, load_dataset
-from llm4rec.data.split import Split, cold_start_items, cold_start_users, kcore, leave_one_out, make_split, temporal
+from llm4rec.data.split import (
+    Split,
+    cold_start_items,
+    cold_start_users,
+    kcore,
+    leave_one_out,
+    make_split,
+    order_ties,
+    temporal,
+)
 
 __all__ = [
     "Catalog", "DataError", "Dataset", "DuplicateRowError", "EmptyDataError", "FormatError", "Interactions",
     "MissingColumnError", "Split", "TimestampError", "UnknownDatasetError", "cold_start_items",
-    "cold_start_users", "fetch_dataset", "from_dataframe", "kcore", "leave_one_out", "list_datasets", "load_dataset",
-    "make_split", "read_amazon", "read_goodreads", "read_mind", "read_recbole", "read_steam", "read_table",
-    "render_item", "temporal",
+    "cold_start_users", "export_split", "fetch_dataset", "from_dataframe", "kcore", "leave_one_out",
+    "list_datasets", "load_dataset", "make_split", "order_ties", "read_amazon", "read_goodreads", "read_mind",
+    "read_recbole", "read_steam", "read_table", "render_item", "temporal",
 ]

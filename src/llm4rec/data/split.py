@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,14 +68,16 @@ class Split:
         return _load_split(path, dataset)
 
 
-def leave_one_out(ds: Dataset | Interactions, *, min_train: int = 1, seed: int = 0) -> Split:
+def leave_one_out(ds: Dataset | Interactions, *, min_train: int = 1, seed: int = 0,
+                  ties: str = "file_order") -> Split:
     """Leave-one-out by time: per user the last interaction is test, the second-last valid.
 
     Users with fewer than ``min_train + 2`` interactions keep everything in train
-    (they are not evaluated). Ties in time keep the file order (stable sort), so
-    the split is deterministic; ``seed`` is recorded for the record only.
+    (they are not evaluated). Interactions at the same time are ordered by ``ties``
+    (see :func:`order_ties`; default: file order), so the split is deterministic;
+    ``seed`` only seeds ``ties="random"``.
     """
-    inter = ds.interactions if isinstance(ds, Dataset) else ds
+    inter = order_ties(ds.interactions if isinstance(ds, Dataset) else ds, ties, seed)
     off = inter.user_offsets()
     counts = np.diff(off)
     pos = np.arange(len(inter)) - np.repeat(off[:-1], counts)  # position within the user's sequence
@@ -85,7 +88,7 @@ def leave_one_out(ds: Dataset | Interactions, *, min_train: int = 1, seed: int =
     train = ~(test | valid)
     name = ds.name if isinstance(ds, Dataset) else ""
     return Split(inter.subset(train), inter.subset(valid), inter.subset(test), "leave_one_out",
-                 {"min_train": min_train, "seed": seed}, name)
+                 _params({"min_train": min_train, "seed": seed}, ties), name)
 
 
 SplitSource = Dataset | Interactions
@@ -99,6 +102,58 @@ def _name(ds: SplitSource) -> str:
     return ds.name if isinstance(ds, Dataset) else ""
 
 
+TIE_POLICIES = ("file_order", "item_id", "random", "random(SEED)")
+_RANDOM_TIES = re.compile(r"random(?:\((-?\d+)\))?")
+
+
+def order_ties(inter: Interactions, ties: str = "file_order", seed: int = 0) -> Interactions:
+    """Order each user's interactions that share a timestamp by the tie policy ``ties``.
+
+    A split takes positions in each user's time-ordered log (the last one is the
+    leave-one-out test item, the first ``max_train`` are a new user's history) and
+    sequential models read that order, so rows with equal timestamps need a rule:
+
+    - ``"file_order"`` (default): the order of the source file (a stable sort by time);
+    - ``"item_id"``: ascending item id (dense ids follow the external ids' natural
+      order), independent of how the file was written;
+    - ``"random(N)"``: a random order drawn with seed ``N`` (``"random"``: the split's seed),
+      also independent of the file order.
+
+    Returns the log re-ordered (the same object for ``"file_order"``).
+    """
+    if ties == "file_order":
+        return inter
+    if ties == "item_id":
+        key = inter.item
+    else:
+        m = _RANDOM_TIES.fullmatch(str(ties))
+        if m is None:
+            raise ConfigError(f"unknown tie policy {ties!r}; use 'file_order', 'item_id', 'random' or "
+                              "'random(SEED)'")
+        # random ranks handed out in a canonical (user, item, time) order, so the file order plays no part
+        key = np.empty(len(inter), np.int64)
+        key[np.lexsort((inter.timestamp, inter.item, inter.user))] = np.random.default_rng(
+            int(m.group(1)) if m.group(1) else seed).permutation(len(inter))
+    return inter.subset(np.lexsort((key, inter.timestamp, inter.user)))
+
+
+def timestamp_ties(inter: Interactions) -> dict[str, float]:
+    """How much a split depends on the tie policy: share of users whose last timestamp (the
+    leave-one-out test item) or second-last row (valid) is shared with another of their rows."""
+    off = inter.user_offsets()
+    counts = np.diff(off)
+    users = np.flatnonzero(counts >= 2)
+    last = off[users + 1] - 1
+    same_last = inter.timestamp[last] == inter.timestamp[last - 1]
+    out = {"users": float(len(users)), "last_tied": float(same_last.mean()) if len(users) else 0.0}
+    three = users[counts[users] >= 3]
+    if len(three):
+        second = off[three + 1] - 2
+        out["second_last_tied"] = float(((inter.timestamp[second] == inter.timestamp[second - 1])
+                                         | (inter.timestamp[second] == inter.timestamp[second + 1])).mean())
+    return out
+
+
 def _check_fractions(**fracs: float) -> None:
     for key, value in fracs.items():
         if not 0.0 <= value < 1.0:
@@ -107,52 +162,62 @@ def _check_fractions(**fracs: float) -> None:
         raise ValueError(f"{' + '.join(fracs)} must leave something for train, got {sum(fracs.values())}")
 
 
+def _params(params: dict[str, Any], ties: str) -> dict[str, Any]:
+    """Split parameters for the record; the tie policy only when it is not the default."""
+    return params if ties == "file_order" else {**params, "ties": ties}
+
+
 def _by_role(inter: Interactions, role: np.ndarray, kind: str, params: dict[str, Any], name: str) -> Split:
     """Split rows by a role array: 0 train, 1 valid, 2 test (row order kept)."""
     train, valid, test = (inter.subset(role == r) for r in (0, 1, 2))
     return Split(train, valid, test, kind, params, name)
 
 
-def temporal(ds: SplitSource, valid: float = 0.1, test: float = 0.1, *, seed: int = 0) -> Split:
+def temporal(ds: SplitSource, valid: float = 0.1, test: float = 0.1, *, seed: int = 0,
+             ties: str = "file_order") -> Split:
     """Global temporal split: the earliest ``1 - valid - test`` share of all interactions is train,
     the next ``valid`` share valid, the latest ``test`` share test.
 
     Shares are exact row counts (rounded). Rows with equal timestamps are ordered
-    by dense user id, then by their order in the log, so a tie that straddles a
-    cut is split deterministically; every valid/test timestamp is ``>=`` every
-    train timestamp. ``seed`` is recorded only (nothing is random).
+    by dense user id, then by ``ties`` (:func:`order_ties`; default: their order in
+    the log), so a tie that straddles a cut is split deterministically; every
+    valid/test timestamp is ``>=`` every train timestamp. ``seed`` only seeds
+    ``ties="random"``.
     """
     _check_fractions(valid=valid, test=test)
-    inter = _interactions(ds)
+    inter = order_ties(_interactions(ds), ties, seed)
     n = len(inter)
     n_test, n_valid = round(n * test), round(n * valid)
     n_train = n - n_valid - n_test
     rank = np.empty(n, np.int64)
     rank[np.argsort(inter.timestamp, kind="stable")] = np.arange(n)
     role = (rank >= n_train).astype(np.int8) + (rank >= n_train + n_valid)
-    return _by_role(inter, role, "temporal", {"valid": valid, "test": test, "seed": seed}, _name(ds))
+    return _by_role(inter, role, "temporal", _params({"valid": valid, "test": test, "seed": seed}, ties),
+                    _name(ds))
 
 
 def cold_start_items(ds: SplitSource, test_frac: float = 0.1, valid_frac: float = 0.1, *,
-                     seed: int = 0) -> Split:
+                     seed: int = 0, ties: str = "file_order") -> Split:
     """Cold-start items: a random ``test_frac`` (``valid_frac``) share of the rated items, drawn with
     ``seed``, sends all its interactions to test (valid); train never sees those items.
 
     Shares are of items with at least one interaction (rounded), not of rows.
+    ``ties`` orders same-time rows within each part (:func:`order_ties`).
     """
     _check_fractions(test_frac=test_frac, valid_frac=valid_frac)
-    inter = _interactions(ds)
+    inter = order_ties(_interactions(ds), ties, seed)
     rated = np.flatnonzero(inter.item_counts())
     perm = np.random.default_rng(seed).permutation(rated)
     n_test, n_valid = round(len(rated) * test_frac), round(len(rated) * valid_frac)
     item_role = np.zeros(inter.n_items, np.int8)
     item_role[perm[n_test:n_test + n_valid]] = 1
     item_role[perm[:n_test]] = 2
-    params = {"test_frac": test_frac, "valid_frac": valid_frac, "seed": seed}
+    params = _params({"test_frac": test_frac, "valid_frac": valid_frac, "seed": seed}, ties)
     return _by_role(inter, item_role[inter.item], "cold_start_items", params, _name(ds))
 
 
-def cold_start_users(ds: SplitSource, max_train: int = 5, frac: float = 0.1, *, seed: int = 0) -> Split:
+def cold_start_users(ds: SplitSource, max_train: int = 5, frac: float = 0.1, *, seed: int = 0,
+                     ties: str = "file_order") -> Split:
     """Few-interaction users: a seeded ``frac`` share of the users with at least ``max_train + 2``
     interactions becomes *new users* who are the only ones evaluated.
 
@@ -160,13 +225,14 @@ def cold_start_users(ds: SplitSource, max_train: int = 5, frac: float = 0.1, *, 
     ``max_train`` are train, the next one valid, the next one test (their later interactions are
     not used, as if the log had ended there). Every other user keeps all but their last interaction
     in train and the second-last in valid (as in :func:`leave_one_out`, for early stopping); their
-    last interaction is not used, so test holds only the new users' targets.
+    last interaction is not used, so test holds only the new users' targets. ``ties`` orders
+    same-time interactions (:func:`order_ties`).
     """
     if max_train < 1:
         raise ValueError(f"max_train must be >= 1, not {max_train}")
     if not 0.0 < frac < 1.0:
         raise ValueError(f"frac must be in (0, 1), not {frac}")
-    inter = _interactions(ds)
+    inter = order_ties(_interactions(ds), ties, seed)
     off = inter.user_offsets()
     counts = np.diff(off)
     eligible = np.flatnonzero(counts >= max_train + 2)
@@ -185,7 +251,7 @@ def cold_start_users(ds: SplitSource, max_train: int = 5, frac: float = 0.1, *, 
     role[warm & (pos < n_of_row - 2)] = 0
     role[warm & (pos == n_of_row - 2)] = 1
     role[~cold_row & (n_of_row < 3)] = 0
-    params = {"max_train": max_train, "frac": frac, "seed": seed}
+    params = _params({"max_train": max_train, "frac": frac, "seed": seed}, ties)
     return _by_role(inter, role, "cold_start_users", params, _name(ds))
 
 
