@@ -1,0 +1,64 @@
+"""Fixtures of the serving tests: models fitted on the real MovieLens-100K, served by a real uvicorn."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from serve_support import TOKEN, LiveServer
+
+
+@pytest.fixture(scope="session")
+def fitted(ml100k):
+    """ItemKNN, BPR (one vector per user), popularity and an LLM ranker (toy generator) on the full log."""
+    from llm4rec.models import make_model
+
+    inter = ml100k.interactions
+    return {
+        "itemknn": make_model("itemknn").fit(inter),
+        "bpr": make_model("bpr", {"epochs": 2}).fit(inter),
+        "pop": make_model("pop").fit(inter),
+        "llm": make_model("llm-likelihood", {"generator": {"backend": "toy"}, "progress": False}).fit(inter),
+    }
+
+
+@pytest.fixture(scope="session")
+def tokens_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("auth") / "tokens.txt"
+    path.write_text(f"# one token per line\n{TOKEN}\n")
+    return path
+
+
+def make_server(ml100k, fitted, tokens_file, **settings) -> LiveServer:
+    from llm4rec.serve import ServeSettings, Service, create_app
+
+    cfg = ServeSettings(tokens_file=str(tokens_file), tokens_env="LLM4REC_TEST_UNSET_TOKENS", **settings)
+    service = Service(fitted, ml100k.user_ids, ml100k.catalog, cfg)
+    return LiveServer(create_app(service))
+
+
+@pytest.fixture(scope="session")
+def live(ml100k, fitted, tokens_file):
+    s = make_server(ml100k, fitted, tokens_file, batch_window_ms=30)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def server_factory(ml100k, fitted, tokens_file):
+    """Start servers with custom settings; all are stopped after the test."""
+    started = []
+
+    def start(**settings) -> LiveServer:
+        started.append(make_server(ml100k, fitted, tokens_file, **settings))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()
