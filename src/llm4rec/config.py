@@ -46,6 +46,33 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
+def describe_errors(exc: Exception) -> str:
+    """A pydantic ValidationError as one line: ``key.path: message; ...`` (other errors: ``str``)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return " ".join(str(exc).split())
+    parts = []
+    for e in errors():
+        loc = ".".join(str(x) for x in e.get("loc", ()))
+        msg = " ".join(str(e.get("msg", "")).split()).removeprefix("Value error, ")
+        msg = msg.split(" For further information visit")[0]
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def check_path_name(value: str, what: str = "name") -> str:
+    """``value`` unchanged if it is safe as one path component (run names, model labels), else ValueError.
+
+    Names become folder and file names under the output folder: separators, ``.``/``..``,
+    control characters and empty names are rejected so no name can escape it.
+    """
+    if (not value or value in (".", "..") or "/" in value or "\\" in value or ".." in value
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or len(value) > 200):
+        raise ValueError(f"{what} {value!r} cannot be a folder name: use letters, digits, '-', '_', '.', "
+                         "no path separators, no '..', at most 200 characters")
+    return value
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     with open(path, "rb") as f:
         return tomllib.load(f)

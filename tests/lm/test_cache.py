@@ -103,9 +103,9 @@ def test_key_depends_on_everything_but_secrets() -> None:
 def test_api_key_never_in_cache(tmp_path, monkeypatch) -> None:
     from llm4rec.lm import make_generator
 
-    monkeypatch.setenv("MY_TEST_KEY", "sk-secret-123")
+    monkeypatch.setenv("MY_TEST_API_KEY", "sk-secret-123")
     g = make_generator({"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m",
-                        "api_key_env": "MY_TEST_KEY", "cache_path": str(tmp_path / "k.sqlite")})
+                        "api_key_env": "MY_TEST_API_KEY", "cache_path": str(tmp_path / "k.sqlite")})
     assert g.http._client.headers["Authorization"] == "Bearer sk-secret-123"
     assert "sk-secret" not in repr(g.__dict__.get("model_id", "")) and "sk-secret" not in g.model_id
 

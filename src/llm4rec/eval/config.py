@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from llm4rec.config import Config, read_toml
+from llm4rec.config import Config, check_path_name, describe_errors, read_toml
 from llm4rec.errors import ConfigError
 from llm4rec.eval.protocols import FullRanking, Protocol
 
@@ -37,6 +37,22 @@ class ModelSpec(Config):
     name: str
     label: str | None = Field(None, description="name shown in results (defaults to ``name``)")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name", "label")
+    @classmethod
+    def _safe(cls, v: str | None) -> str | None:
+        return None if v is None else check_path_name(v, "model label")
+
+    @model_validator(mode="after")
+    def _known_model(self) -> ModelSpec:
+        """Unknown names and misspelled or invalid parameters fail when the config is read."""
+        from llm4rec.models.registry import get_model
+
+        try:
+            get_model(self.name).Config.model_validate(self.params)
+        except ValueError as exc:
+            raise ValueError(f"params of model {self.name!r}: {describe_errors(exc)}") from None
+        return self
 
     @property
     def display(self) -> str:
@@ -68,6 +84,11 @@ class RunConfig(Config):
     eval: EvalSpec = Field(default_factory=EvalSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        return check_path_name(v, "run name")
+
     @model_validator(mode="after")
     def _unique_labels(self) -> RunConfig:
         labels = [m.display for m in self.models]
@@ -98,4 +119,4 @@ def load_run_config(path: str | Path) -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise ConfigError(f"{path}: {describe_errors(exc)}") from None

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, field_validator
 
 from llm4rec.config import Config
 from llm4rec.lm.accounting import Price
 from llm4rec.lm.base import Encoder, Generator
 from llm4rec.lm.cache import CacheMode
+from llm4rec.lm.policy import check_api_key_env
 
 
 class PriceConfig(Config):
@@ -45,6 +46,11 @@ class _HTTPConfig(_LMConfig):
     max_retries: int = Field(4, ge=0)
     backoff: float = Field(0.5, ge=0)
     concurrency: int = Field(4, ge=1)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_name(cls, v: str | None) -> str | None:
+        return check_api_key_env(v)
 
     def _http(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "api_key_env": self.api_key_env, "timeout": self.timeout,

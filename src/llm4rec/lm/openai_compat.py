@@ -29,6 +29,7 @@ from llm4rec.lm.errors import (
     MalformedResponseError,
     ServerError,
 )
+from llm4rec.lm.policy import check_api_key_env
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,12 +52,13 @@ class HTTPClient:
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.concurrency = max(1, concurrency)
         headers = {"Content-Type": "application/json"}
-        key = os.environ.get(api_key_env) if api_key_env else None
+        key = os.environ.get(check_api_key_env(api_key_env) or "") if api_key_env else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self._api_key_env = api_key_env
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers,
-                                    limits=httpx.Limits(max_connections=self.concurrency), transport=transport)
+                                    limits=httpx.Limits(max_connections=self.concurrency), transport=transport,
+                                    follow_redirects=False)  # the key goes to base_url's host only
         self.requests = 0  # HTTP requests sent, retries included
 
     def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +83,10 @@ class HTTPClient:
                     raise CapabilityError(f"{url}: the server cannot do this ({last})")
                 log.warning("POST %s -> %s; attempt %d/%d", url, last, attempt + 1, self.max_retries + 1)
                 continue
+            if 300 <= resp.status_code < 400:
+                raise LMError(f"{url}: HTTP {resp.status_code} redirect to {resp.headers.get('location')!r}; "
+                              "redirects are not followed (the key goes to base_url's host only): set "
+                              "base_url to the final address")
             if resp.status_code >= 400:
                 body = resp.text[:500]
                 if resp.status_code in (401, 403):

@@ -9,6 +9,7 @@ candidates (1-D: the same for every user; 2-D: one row per user).
 from __future__ import annotations
 
 import json
+import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,9 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from llm4rec import __version__
-from llm4rec.config import Config
+from llm4rec.config import Config, read_toml
 from llm4rec.data.interactions import Interactions
-from llm4rec.errors import ConfigError, NotFittedError, UnknownUserError
+from llm4rec.errors import ArtifactError, ConfigError, NotFittedError, UnknownUserError
+from llm4rec.lm.policy import Backends, guard_loaded
 
 
 class ModelConfig(Config):
@@ -153,13 +155,12 @@ class Recommender(ABC):
         """Restore what ``_get_state`` returned."""
 
     def save(self, path: str | Path) -> Path:
-        """Write ``config.toml``, ``meta.json`` and ``state.npz`` into folder ``path``."""
+        """Write ``config.toml``, ``meta.json`` (registered model name, sizes) and ``state.npz`` into ``path``."""
         self._check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.config.save(path / "config.toml")
-        meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}", "llm4rec": __version__,
-                "n_users": self.n_users_, "n_items": self.n_items_}
+        meta = {"model": self.name, "llm4rec": __version__, "n_users": self.n_users_, "n_items": self.n_items_}
         (path / "meta.json").write_text(json.dumps(meta, indent=1))
         h = self.history_log_
         state = {f"state.{k}": np.asarray(v) for k, v in self._get_state().items()}
@@ -168,25 +169,71 @@ class Recommender(ABC):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Load a model written by :meth:`save` (called on the base class, it finds the right subclass)."""
-        path = Path(path)
-        meta = json.loads((path / "meta.json").read_text())
-        module, qualname = meta["class"].split(":")
-        import importlib
+    def load(cls, path: str | Path, *, backends: Backends = None) -> Recommender:
+        """Load a model written by :meth:`save` (called on the base class, it finds the right subclass).
 
-        klass = getattr(importlib.import_module(module), qualname)
+        The folder is data only: the class is looked up in the model registry by the saved name
+        (never imported from a path in the files) and must subclass ``cls``; no pickle is read.
+        Saved remote LM backend blocks (endpoint, key variable) are refused unless the caller
+        passes its own, ``backends={"generator": {...}}``, or ``backends="trust"`` (see
+        docs/reliability.md). Damaged files raise :class:`ArtifactError` naming the file.
+        """
+        from llm4rec.models.registry import get_model, model_name_for
+
+        path = Path(path)
+        meta = _read_meta(path / "meta.json")
+        name = meta.get("model") or model_name_for(str(meta.get("class", "")))
+        if not isinstance(name, str):
+            raise ArtifactError(f"{path / 'meta.json'} names no registered model (key 'model')")
+        try:
+            klass = get_model(name)
+        except ConfigError as exc:
+            raise ArtifactError(f"{path / 'meta.json'}: {exc}") from None
         if not issubclass(klass, cls):
-            raise TypeError(f"{path} holds a {qualname}, not a {cls.__name__}")
-        model = klass(klass.Config.load(path / "config.toml"))
-        model.n_users_, model.n_items_ = int(meta["n_users"]), int(meta["n_items"])
-        with np.load(path / "state.npz", allow_pickle=False) as z:
-            history = Interactions.build(z["history_user"], z["history_item"], z["history_timestamp"],
-                                         z["history_rating"], n_users=model.n_users_, n_items=model.n_items_)
-            state = {k[len("state."):]: z[k] for k in z.files if k.startswith("state.")}
-        model._set_state(state)
+            raise ArtifactError(f"{path} holds a {name!r} model ({klass.__name__}), not a {cls.__name__}")
+        raw = guard_loaded(_read_toml(path / "config.toml"), backends, str(path))
+        try:
+            model = klass(klass.Config.model_validate(raw))
+            model.n_users_, model.n_items_ = _size(meta, "n_users"), _size(meta, "n_items")
+        except ValueError as exc:
+            raise ArtifactError(f"{path / 'config.toml'} / meta.json: invalid for {name!r}: {exc}") from None
+        try:
+            with np.load(path / "state.npz", allow_pickle=False) as z:
+                history = Interactions.build(z["history_user"], z["history_item"], z["history_timestamp"],
+                                             z["history_rating"], n_users=model.n_users_, n_items=model.n_items_)
+                state = {k[len("state."):]: z[k] for k in z.files if k.startswith("state.")}
+            model._set_state(state)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise ArtifactError(f"{path / 'state.npz'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
+                                "save the model again") from None
         model._use_history(history)
         return model
+
+
+def _read_meta(file: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{file.parent} is not a saved model folder (no meta.json)") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{file} is damaged: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"{file} is damaged: not a JSON object")
+    return meta
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        return read_toml(file)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{file} cannot be read as TOML: {exc}") from None
+
+
+def _size(meta: dict[str, Any], key: str) -> int:
+    value = meta.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"meta.json {key} must be a non-negative integer, got {value!r}")
+    return value
 
 
 def mask_rows(scores: np.ndarray, matrix: sp.csr_matrix, users: np.ndarray, value: float = -np.inf) -> None:

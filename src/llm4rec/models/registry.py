@@ -46,7 +46,15 @@ def get_model(name: str) -> type[Recommender]:
         module, qualname = _MODELS[name].split(":")
     except KeyError:
         raise ConfigError(f"unknown model {name!r}; available: {', '.join(available_models())}") from None
-    return getattr(importlib.import_module(module), qualname)
+    klass = getattr(importlib.import_module(module), qualname)
+    if not (isinstance(klass, type) and issubclass(klass, Recommender)):
+        raise ConfigError(f"model {name!r} is registered as {_MODELS[name]}, which is not a Recommender")
+    return klass
+
+
+def model_name_for(target: str) -> str | None:
+    """The registered name of a ``"module:Class"`` target (reads folders saved before names were stored)."""
+    return next((name for name, t in _MODELS.items() if t == target), None)
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Recommender:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from llm4rec.config import describe_errors
 from llm4rec.errors import ConfigError
 from llm4rec.lm.base import Encoder, Generator
 
@@ -37,7 +38,7 @@ def check_generator_spec(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         generator_config(spec)
     except ValueError as exc:
-        raise ConfigError(f"invalid generator block {spec}: {exc}") from exc
+        raise ConfigError(f"invalid generator block: {describe_errors(exc)}") from None
     return spec
 
 
@@ -49,7 +50,7 @@ def check_encoder_spec(spec: dict[str, Any] | None) -> dict[str, Any] | None:
     try:
         encoder_config(spec)
     except ValueError as exc:
-        raise ConfigError(f"invalid encoder block {spec}: {exc}") from exc
+        raise ConfigError(f"invalid encoder block: {describe_errors(exc)}") from None
     return spec
 
 

@@ -89,29 +89,26 @@ class RerankRecommender(Recommender):
         np.put_along_axis(out, top, 1.0 + ranks / n, axis=1)
         return out.astype(np.float32)
 
-    _SUBS = ("retriever_", "ranker_")
+    _SUBS = (("retriever_", "retriever"), ("ranker_", "ranker"))
 
     def _get_state(self) -> dict[str, np.ndarray]:
-        """Both stages' classes, configs and states, as arrays (no pickles) under prefixed keys."""
+        """Both stages' states, as arrays (no pickles) under prefixed keys; their models and
+        parameters are the config's (registered names), so loading imports nothing a file names."""
         state: dict[str, np.ndarray] = {}
-        for name in self._SUBS:
-            sub: Recommender = getattr(self, name)
-            meta = f"{type(sub).__module__}:{type(sub).__qualname__}\n{sub.config.to_toml()}"
-            state[f"{name}meta"] = np.frombuffer(meta.encode(), dtype=np.uint8)
-            state.update({f"{name}.{k}": np.asarray(v) for k, v in sub._get_state().items()})
+        for attr, _ in self._SUBS:
+            sub: Recommender = getattr(self, attr)
+            state.update({f"{attr}.{k}": np.asarray(v) for k, v in sub._get_state().items()})
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        import importlib
-
-        for name in self._SUBS:
-            head, toml = bytes(state[f"{name}meta"]).decode().split("\n", 1)
-            module, qualname = head.split(":")
-            klass = getattr(importlib.import_module(module), qualname)
-            sub = klass(klass.Config.from_toml(toml))
+        c = self.config
+        for attr, field in self._SUBS:
+            sub = make_model(getattr(c, field), getattr(c, f"{field}_params"))
             sub.n_users_, sub.n_items_ = self.n_users_, self.n_items_
-            sub._set_state({k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")})
-            setattr(self, name, sub)
+            sub._set_state({k[len(attr) + 1:]: v for k, v in state.items() if k.startswith(f"{attr}.")})
+            setattr(self, attr, sub)
+        if not isinstance(self.ranker_, LLMRanker):
+            raise ValueError(f"ranker {c.ranker!r} is not an LLM ranker")
 
     def lm_usage(self) -> dict[str, float]:
         return self.ranker_.lm_usage()
