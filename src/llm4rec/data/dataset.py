@@ -101,13 +101,16 @@ def from_dataframe(
     if duplicates not in ("error", "keep", "first", "last"):
         raise ValueError(f"duplicates must be 'error', 'keep', 'first' or 'last', not {duplicates!r}")
     at = _Locator(source, first_line)
+    mapped = bool(columns)
     columns = dict(columns or {c: c for c in CORE_COLUMNS if c in df.columns})
     unknown_roles = set(columns) - set(CORE_COLUMNS)
     if unknown_roles:
         raise DataError(f"{source}: unknown column roles {sorted(unknown_roles)}; use {list(CORE_COLUMNS)}")
     for role in ("user", "item"):
         if role not in columns:
-            raise MissingColumnError(f"{source}: the column mapping names no {role!r} column")
+            what = "the column mapping names no" if mapped else "no column mapping given and no column named"
+            raise MissingColumnError(f"{source}: {what} {role!r} column; the file has {list(df.columns)} "
+                                     "(map them, e.g. columns={'user': ..., 'item': ...})")
     missing = [f"{role}={col!r}" for role, col in columns.items() if col not in df.columns]
     if missing:
         raise MissingColumnError(f"{source}: missing columns {', '.join(missing)}; "

@@ -271,10 +271,80 @@ def _side_table(df: pd.DataFrame | None, id_field: str, id_col: str, rename: Map
 
 # ----------------------------------------------------------------------------- tables with a column mapping
 
+ColumnType = Literal["str", "int", "float", "list"]
+
+
+def type_columns(table: pd.DataFrame, dtypes: Mapping[str, ColumnType] | None = None,
+                 list_fields: Collection[str] = (), list_sep: str = "|", *, source: str = "<table>",
+                 first_line: int | None = None, skip: Collection[str] = ()) -> pd.DataFrame:
+    """Give a side table's text cells their types (a copy; ``skip`` names columns left alone, e.g. ids).
+
+    ``dtypes`` maps columns to ``"str"``, ``"int"`` (nullable integers: ``1995`` and
+    ``"1995.0"`` both become 1995), ``"float"`` or ``"list"``; ``list_fields`` are
+    also lists. List cells are split on ``list_sep`` (items stripped, empty ones
+    dropped; an empty cell is an empty list). A string column not named in
+    ``dtypes`` whose every non-empty cell is an integer written as a float
+    (``"1995.0"``, as pandas writes an integer column with gaps) becomes integers,
+    so a year never reads ``1995.0``. Errors name the column, the file and the line.
+    """
+    dtypes = dict(dtypes or {})
+    for f in list_fields:
+        dtypes[f] = "list"
+    unknown = [c for c in dtypes if c not in table.columns]
+    if unknown:
+        raise MissingColumnError(f"{source}: typed columns {unknown} are not in the table; it has "
+                                 f"{list(table.columns)}")
+    bad = {c: t for c, t in dtypes.items() if t not in ("str", "int", "float", "list")}
+    if bad:
+        raise DataError(f"{source}: unknown column types {bad}; use 'str', 'int', 'float' or 'list'")
+    table = table.copy()
+    for col in table.columns:
+        if col in skip:
+            continue
+        kind = dtypes.get(col)
+        values = table[col]
+        text = values.astype("string")
+        present = values.dropna()
+        if kind is None and pd.api.types.is_string_dtype(values) and present.map(lambda v: isinstance(v, str)).all():
+            filled = present.astype(str).str.strip()
+            filled = filled[filled != ""]
+            if len(filled) and filled.str.fullmatch(r"-?\d+\.0+").all():
+                kind = "int"
+        if kind == "list":
+            table[col] = [_split_list(v, list_sep) for v in values]
+        elif kind in ("int", "float"):
+            number = _to_float(text.fillna("").str.strip(), source, first_line or 0, col)
+            if kind == "int":
+                frac = number.notna() & (number != number.round())
+                if frac.any():
+                    row = int(np.argmax(frac.to_numpy()))
+                    raise FormatError(f"{source}: {_where(first_line, row)}: {col} {values.iloc[row]!r} is not "
+                                      "an integer")
+                number = number.astype("Int64")
+            table[col] = number
+        elif kind == "str":
+            table[col] = text.astype(object).where(values.notna(), None)
+    return table
+
+
+def _where(first_line: int | None, row: int) -> str:
+    return f"row {row}" if first_line is None else f"line {first_line + row}"
+
+
+def _split_list(value: object, sep: str) -> list[str]:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return []
+    return [part.strip() for part in str(value).split(sep) if part.strip()]
+
+
 def read_table(path: TableLike, columns: Mapping[str, str] | None = None, *, items: TableLike | None = None,
                item_id_column: str = "item", users: TableLike | None = None, user_id_column: str = "user",
                sep: str | None = None, name: str | None = None, duplicates: DuplicatePolicy = "error",
-               keep_unrated_items: bool = True, format: TableFormat | None = None) -> Dataset:
+               keep_unrated_items: bool = True, format: TableFormat | None = None,
+               dtypes: Mapping[str, ColumnType] | None = None, list_fields: Collection[str] = (),
+               list_sep: str = "|") -> Dataset:
     """A :class:`Dataset` from a CSV / TSV / Parquet / JSON-lines file (or a DataFrame).
 
     ``columns`` maps the roles ``user``, ``item`` (required), ``timestamp`` and
@@ -286,10 +356,20 @@ def read_table(path: TableLike, columns: Mapping[str, str] | None = None, *, ite
     (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``; ``.gz`` etc. are
     decompressed) unless ``format`` names it; ``sep`` overrides the delimiter
     of text files. CSV cells are read as strings, so ids such as ``"007"`` keep
-    their zeros.
+    their zeros. Item columns get types with ``dtypes`` (``{"year": "int",
+    "genres": "list"}``) and ``list_fields`` (split on ``list_sep``), see
+    :func:`type_columns`, so the catalog renders ``Heat (1995); genres: Action,
+    Crime`` rather than ``Heat (1995.0); genres: Action|Crime``. The dataset's
+    name defaults to the file's stem.
     """
     df, source, first_line = _read_any(path, sep, format)
-    item_table = _read_any(items, sep)[0] if items is not None else None
+    item_table = None
+    if items is not None:
+        item_table, item_source, item_line = _read_any(items, sep)
+        item_table = type_columns(item_table, dtypes, list_fields, list_sep, source=item_source,
+                                  first_line=item_line, skip=(item_id_column,))
+    elif dtypes or list_fields:
+        raise DataError(f"{source}: dtypes / list_fields type item-table columns, but no items table is given")
     user_table = _read_any(users, sep)[0] if users is not None else None
     default = Path(source).stem.split(".")[0] if source != "<dataframe>" else "custom"
     return from_dataframe(df, columns, items=item_table, item_id_column=item_id_column, users=user_table,
