@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=100)
     ap.add_argument("--variants", default="baselines,smol-likelihood")
     ap.add_argument("--runs", type=Path, default=RUNS, help="where the per-seed results live")
+    ap.add_argument("--commit", default="", help="report: the commit the runs were made on")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.job == "embed":
@@ -103,7 +104,7 @@ def main() -> None:
     else:
         from multi_seed_report import write_reports
 
-        write_reports(args.runs)
+        write_reports(args.runs, args.commit)
 
 
 if __name__ == "__main__":
