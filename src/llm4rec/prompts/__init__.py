@@ -10,6 +10,7 @@ from llm4rec.prompts.library import (
     HISTORY_STYLES,
     PromptSet,
     Template,
+    clean_text,
     format_demos,
     format_history,
     item_texts,
@@ -17,5 +18,5 @@ from llm4rec.prompts.library import (
     render,
 )
 
-__all__ = ["HISTORY_STYLES", "PromptSet", "Template", "format_demos", "format_history", "item_texts",
+__all__ = ["HISTORY_STYLES", "PromptSet", "Template", "clean_text", "format_demos", "format_history", "item_texts",
            "load_templates", "render"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import string
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,10 +63,31 @@ def template(kind: str, variant: str, path: str | Path | None = None) -> Templat
     return variants[variant]
 
 
+_SPACE = re.compile(r"\s+")
+_BRACKET_ID = re.compile(r"\[\s*(\d+)\s*\]")
+_SPECIAL = re.compile(r"<\|[^<>]{0,40}\|>|<\s*/?\s*[A-Za-z_][A-Za-z0-9_.|-]{0,40}\s*>")
+
+
+def clean_text(text: str) -> str:
+    """Item text made inert inside a prompt (every template receives item text through this).
+
+    Control and format characters (incl. bidi overrides, zero-width) are dropped, every run of
+    whitespace (newlines, tabs, Unicode line separators) becomes one space, ``[k]`` becomes
+    ``(k)`` (so no text forges a candidate identifier) and special-token-like tags
+    (``<|im_start|>``, ``</s>``, ``<end_of_turn>``) lose their angle brackets.
+    """
+    text = "".join(ch if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf") else ""
+                   for ch in str(text))
+    text = _SPACE.sub(" ", text).strip()
+    text = _BRACKET_ID.sub(r"(\1)", text)
+    return _SPECIAL.sub(lambda m: "(" + m.group(0)[1:-1].strip("|/ ") + ")", text)
+
+
 def item_texts(catalog: Catalog, items: Sequence[int], fields: Sequence[str] | None) -> list[str]:
-    """Items rendered by the catalog (the one rendering), restricted to ``fields`` that exist."""
+    """Items rendered by the catalog (the one rendering), restricted to ``fields`` that exist, and
+    passed through :func:`clean_text` (catalog text is data: it cannot forge prompt structure)."""
     cols = [f for f in (fields or ()) if f in catalog.table.columns]
-    return catalog.text([int(i) for i in items], fields=cols or None)
+    return [clean_text(t) for t in catalog.text([int(i) for i in items], fields=cols or None)]
 
 
 def format_history(texts: Sequence[str], style: HistoryStyle = "titles", *, recency: bool = False,

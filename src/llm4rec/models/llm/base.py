@@ -24,7 +24,7 @@ from llm4rec.errors import ConfigError
 from llm4rec.lm.base import Generator
 from llm4rec.models.base import ModelConfig, Recommender
 from llm4rec.models.llm.backends import DEFAULT_GENERATOR, check_generator_spec, get_generator
-from llm4rec.prompts.library import PromptSet, format_demos, format_history, item_texts
+from llm4rec.prompts.library import PromptSet, clean_text, format_demos, format_history, item_texts
 
 _USAGE_FIELDS = ("calls", "items", "cache_hits", "prompt_tokens", "completion_tokens", "wall_s")
 
@@ -83,7 +83,9 @@ class LLMRanker(Recommender):
         return {"item_text": self.item_text_, "item_full": self.item_full_}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.item_text_, self.item_full_ = state["item_text"], state["item_full"]
+        # saved text is re-cleaned: a loaded (or older) folder cannot bring raw text into prompts
+        self.item_text_ = np.asarray([clean_text(t) for t in state["item_text"]], dtype=str)
+        self.item_full_ = state["item_full"]
 
     # ------------------------------------------------------------------ backend and prompts
     @property

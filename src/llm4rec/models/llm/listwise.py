@@ -22,6 +22,8 @@ from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
 from llm4rec.models.llm.grounding import METHODS, Grounder
 
 _ID = re.compile(r"\[(\d+)\]")
+_CHAIN = re.compile(r"\[\d+\](?:\s*>\s*\[\d+\])+")  # "[3] > [1] > [2]": the form the prompt asks for
+_NUMBERING = re.compile(r"^\s*(?:\d+[.):]|[-*•])\s*")
 _BARE_ID = re.compile(r"^\s*(\d+)\s*$")
 _BULLET = re.compile(r"^\s*(?:\d+[.):]|[-*•]|\[\d+\])\s*")
 
@@ -49,10 +51,20 @@ class ListwiseConfig(LLMRankerConfig):
 def parse_ranking(text: str, n: int, grounder: Grounder | None) -> list[int | None]:
     """Candidate positions (0-based) named by ``text``, in order; ``None`` for an unmatched entry.
 
-    ``[k]`` identifiers win; otherwise each non-empty line is an entry (a bare number, or a title
-    grounded by ``grounder``). Out-of-range identifiers are ``None`` (hallucinations).
+    Identifiers are read strictly: chains ``[a] > [b] > ...`` (the asked form, anywhere in a line)
+    and lines that *start* with ``[a]`` (after optional numbering, e.g. ``1. [a] Title``). A lone
+    ``[a]`` elsewhere (an echoed title, an explanation) never switches to identifier mode.
+    Without identifiers each non-empty line is an entry (a bare number, or a title grounded by
+    ``grounder``). Out-of-range identifiers are ``None`` (hallucinations).
     """
-    ids = _ID.findall(text)
+    ids: list[str] = []
+    for line in text.splitlines():
+        body = _NUMBERING.sub("", line.strip()).strip()
+        chains = _CHAIN.findall(body)
+        if chains:
+            ids.extend(k for chain in chains for k in _ID.findall(chain))
+        elif m := _ID.match(body):
+            ids.append(m.group(1))
     if ids:
         return [int(k) - 1 if 1 <= int(k) <= n else None for k in ids]
     out: list[int | None] = []
