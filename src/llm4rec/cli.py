@@ -18,9 +18,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 def _mount_subapps() -> None:
     from llm4rec.data.cli import datasets_app
     from llm4rec.models.llm.cli import register as register_llm_commands
+    from llm4rec.serve.cli import register as register_serve_commands
 
     app.add_typer(datasets_app, name="datasets", help="List, fetch and describe datasets.")
     register_llm_commands(app)
+    register_serve_commands(app)
 
 
 @app.callback()
