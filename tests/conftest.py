@@ -35,3 +35,11 @@ def pytest_configure(config):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(tmp_path_factory) -> str:
+    """Folder of a tiny random-weight Llama with SmolLM2's tokenizer (tuning and tuned-ranker tests)."""
+    from tiny_lm import make_tiny_llama
+
+    return str(make_tiny_llama(tmp_path_factory.mktemp("tiny-llama")))

@@ -302,6 +302,32 @@ class Generator(_LM):
         return ScoreResult(np.array([r[0] for r in res], dtype=np.float64),
                            np.array([r[1] for r in res], dtype=np.int64))
 
+    def next_token_logprobs(self, prefix: str, suffixes: Sequence[str], choices: Sequence[str]) -> np.ndarray:
+        """``log p(first token of choice | prefix + suffix)``: float64 ``(len(suffixes), len(choices))``.
+
+        The verbalizer primitive (P(Yes) of a yes/no question, the letter answering a multiple-choice
+        prompt): the prefix is evaluated once and each suffix continues it; the log-softmax is over
+        the whole vocabulary at the position after the suffix. Choices are tokenized alone (no special
+        tokens) and only their first token counts. Backends without next-token logits fall back to
+        :meth:`score` of each whole choice (identical for single-token choices).
+        """
+        sufs, ch = list(suffixes), list(choices)
+        if not sufs or not ch:
+            return np.zeros((len(sufs), len(ch)))
+        res = self._cached("next_token", {"choices": ch}, [[prefix, s] for s in sufs],
+                           lambda chunk: self._next_token(prefix, [s for _, s in chunk], ch),
+                           lambda r: _pack_json([float(x) for x in r]), _unpack_json, chunk=self.score_chunk)
+        return np.array(res, dtype=np.float64).reshape(len(sufs), len(ch))
+
+    def _next_token(self, prefix: str, suffixes: list[str], choices: list[str]) -> Batch:
+        """One row of ``len(choices)`` log-probs per suffix (default: via ``_score``)."""
+        rows, tokens = [], 0
+        for s in suffixes:
+            b = self._score(prefix + s, choices)
+            rows.append([float(lp) for lp, _ in b.results])
+            tokens += b.prompt_tokens
+        return Batch(rows, tokens, 0)
+
     @abstractmethod
     def _generate(self, prompts: list[str], max_tokens: int, temperature: float, stop: list[str],
                   seed: int) -> Batch:

@@ -113,6 +113,7 @@ class HFGeneratorConfig(_LMConfig):
     max_length: int | None = None
     truncation: Literal["left", "error"] = "left"
     batch_size: int = 8
+    adapter: str | None = None  # folder saved by llm4rec.tuning.generator (LoRA, soft prompt or full model)
 
 
 class OpenAIGeneratorConfig(_HTTPConfig):
@@ -177,7 +178,7 @@ def make_generator(cfg: Any = None, **overrides: Any) -> Generator:
         from llm4rec.lm.hf import HFGenerator
 
         return HFGenerator(cfg.model, cfg.kind, cfg.gguf_file, cfg.dtype, cfg.device, cfg.max_length,
-                           cfg.truncation, cfg.batch_size, **common)
+                           cfg.truncation, cfg.batch_size, adapter=cfg.adapter, **common)
     from llm4rec.lm.openai_compat import OpenAIGenerator
 
     return OpenAIGenerator(cfg.model, context_window=cfg.context_window, tokenizer=cfg.tokenizer,

@@ -90,6 +90,11 @@ class HFGenerator(Generator):
     ``score`` runs the context once: for causal models its ``past_key_values`` are copied and
     repeated for a right-padded batch of continuations; for seq2seq models the encoder output
     of the context is reused and each continuation is the decoder target.
+
+    ``adapter`` is a folder written by :func:`llm4rec.tuning.generator.tune_generator`: LoRA
+    weights (merged into the base at load), a soft prompt (prepended to every input), or a whole
+    fine-tuned model (loaded instead of ``model``). The cache identity then covers the tuned
+    weights too, so a tuned model never replays its base model's answers.
     """
 
     backend = "hf"
@@ -97,12 +102,16 @@ class HFGenerator(Generator):
     def __init__(self, model: str | Path = "smollm2-135m", kind: Literal["auto", "causal", "seq2seq"] = "auto",
                  gguf_file: str | None = None, dtype: str = "float32", device: str = "cpu",
                  max_length: int | None = None, truncation: Truncation = "left", batch_size: int = 8,
-                 **lm: Any) -> None:
+                 adapter: str | Path | None = None, **lm: Any) -> None:
         require("transformers")
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
         self.folder, self.gguf_file = _resolve(model, gguf_file)
         super().__init__(model_name=str(model), **lm)
+        self.adapter, self.tuned = (Path(adapter), _read_tuned(adapter)) if adapter else (None, None)
+        self.soft_prompt: torch.Tensor | None = None
+        if self.tuned and self.tuned["method"]["method"] == "full":  # a whole model: load it instead
+            self.folder, self.gguf_file = Path(adapter), None  # type: ignore[arg-type]
         kw: dict[str, Any] = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         try:
             config = AutoConfig.from_pretrained(self.folder, **kw)
@@ -123,12 +132,87 @@ class HFGenerator(Generator):
         # transformers >= 5.2x renamed the KV-state argument ``past_key_values`` to ``cache``
         params = inspect.signature(self.model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        if self.tuned and self.tuned["method"]["method"] != "full":
+            self._apply_adapter()
+
+    def _apply_adapter(self) -> None:
+        """Merge LoRA weights into the base, or keep a soft prompt; refuse an adapter of another base."""
+        assert self.adapter is not None and self.tuned is not None
+        if self.tuned["base"]["identity"] != self._base_identity():
+            raise ConfigError(f"adapter {self.adapter} was trained on base model {self.tuned['base']['model']!r} "
+                              f"(identity {self.tuned['base']['identity'][:12]}), not on {self.model_name!r}")
+        weights = self.adapter / "adapter_model.safetensors"
+        if not weights.is_file():
+            raise ModelNotFoundError(f"{weights} is missing (only safetensors adapters are loaded)")
+        if self.tuned["method"]["method"] == "prompt":
+            from safetensors.torch import load_file
+
+            emb = load_file(str(weights))["prompt_embeddings"]
+            self.soft_prompt = emb.to(device=self.device, dtype=self.model.dtype)
+            return
+        from peft import PeftModel
+
+        self.model = PeftModel.from_pretrained(self.model, str(self.adapter)).merge_and_unload().eval()
 
     # -- identity -------------------------------------------------------------------------------
-    def _identity(self) -> str:
+    def _base_identity(self) -> str:
         if self.gguf_file:
             return "gguf:" + (self.cache or get_cache()).file_hash(self.folder / self.gguf_file)
         return folder_identity(self.folder, self.cache)
+
+    def _identity(self) -> str:
+        base = self._base_identity()
+        if self.tuned is None or self.tuned["method"]["method"] == "full":  # full: the folder is the model
+            return base
+        assert self.adapter is not None
+        return f"{base}+{self.tuned['method']['method']}:{folder_identity(self.adapter, self.cache)}"
+
+    # -- soft prompt ----------------------------------------------------------------------------
+    @property
+    def n_soft(self) -> int:
+        """Virtual tokens of a prompt-tuning adapter (0 without one)."""
+        return 0 if self.soft_prompt is None else int(self.soft_prompt.shape[0])
+
+    def _inputs(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, Any]:
+        """Forward inputs for a batch that *starts* a sequence: the soft prompt, if any, goes first."""
+        if self.soft_prompt is None:
+            out: dict[str, Any] = {"input_ids": ids}
+            if mask is not None:
+                out["attention_mask"] = mask
+            return out
+        import torch
+
+        emb = self.model.get_input_embeddings()(ids)
+        emb = torch.cat([self.soft_prompt.expand(len(ids), -1, -1), emb], 1)
+        full = torch.ones(emb.shape[:2], dtype=torch.long, device=emb.device)
+        if mask is not None:
+            full[:, self.n_soft:] = mask
+        return {"inputs_embeds": emb, "attention_mask": full}
+
+    def _prefix(self, ctx: list[int]) -> tuple[torch.Tensor, Any, int]:
+        """(logits after the context, its KV state, the number of positions in that state)."""
+        import torch
+
+        out = self.model(**self._inputs(torch.tensor([ctx], device=self.device)), use_cache=True)
+        past = out["cache"] if self._cache_kw == "cache" else out.past_key_values
+        return out.logits[0, -1].float(), past, len(ctx) + self.n_soft
+
+    def encode_prompt(self, prefix: str, suffix: str = "") -> list[int]:
+        """Token ids of ``prefix + suffix`` exactly as :meth:`next_token_logprobs` reads them (the prefix with
+        the model's special tokens, the suffix alone): training examples use the same ids."""
+        return self._context_ids(prefix) + list(self.tokenizer(suffix, add_special_tokens=False).input_ids)
+
+    def choice_ids(self, choices: list[str]) -> list[int]:
+        """The first token id of each choice (tokenized alone); choices must start with distinct tokens."""
+        ids = []
+        for c in choices:
+            toks = self.tokenizer(c, add_special_tokens=False).input_ids
+            if not toks:
+                raise ConfigError(f"answer choice {c!r} has no tokens")
+            ids.append(int(toks[0]))
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"answer choices {choices} do not start with distinct tokens for this tokenizer")
+        return ids
 
     def _key_params(self) -> dict[str, Any]:
         return {"kind": self.kind, "max_length": self.max_length, "truncation": self.truncation,
@@ -165,9 +249,8 @@ class HFGenerator(Generator):
         else:
             gen_kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         with torch.inference_mode():
-            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                                      **gen_kw)
-        new = out[:, width:] if left else out[:, 1:]
+            out = self.model.generate(**self._inputs(input_ids.to(self.device), mask.to(self.device)), **gen_kw)
+        new = out if self.soft_prompt is not None else out[:, width:] if left else out[:, 1:]
         results, ctoks = [], 0
         for r in range(len(ids)):
             seq = new[r].tolist()
@@ -206,15 +289,13 @@ class HFGenerator(Generator):
         trail = context[len(ctx_text):]
         conts = [list(self.tokenizer(trail + c, add_special_tokens=False).input_ids) for c in continuations]
         longest = max((len(c) for c in conts), default=0)
-        ctx = fit_tokens(self._context_ids(ctx_text), self.max_length - longest, self.truncation, "score context",
-                         keep_first=self.tokenizer.bos_token_id is not None and self.kind == "causal")
+        ctx = fit_tokens(self._context_ids(ctx_text), self.max_length - longest - self.n_soft, self.truncation,
+                         "score context", keep_first=self.tokenizer.bos_token_id is not None and self.kind == "causal")
         results: list[tuple[float, int]] = [(0.0, 0)] * len(conts)
         todo = [i for i, c in enumerate(conts) if c]
         with torch.inference_mode():
             if self.kind == "causal":
-                out = self.model(input_ids=torch.tensor([ctx], device=self.device), use_cache=True)
-                last = out.logits[0, -1].float()
-                past = out["cache"] if self._cache_kw == "cache" else out.past_key_values
+                last, past, n_past = self._prefix(ctx)
             else:
                 enc_ids = torch.tensor([ctx or [self.tokenizer.eos_token_id]], device=self.device)
                 enc = self.model.get_encoder()(input_ids=enc_ids)
@@ -230,7 +311,7 @@ class HFGenerator(Generator):
                 if self.kind == "causal":
                     pkv = copy.deepcopy(past)
                     pkv.batch_repeat_interleave(b)
-                    full_mask = torch.cat([torch.ones((b, len(ctx)), dtype=torch.long, device=self.device), mask], 1)
+                    full_mask = torch.cat([torch.ones((b, n_past), dtype=torch.long, device=self.device), mask], 1)
                     logits = self.model(input_ids=labels, attention_mask=full_mask, use_cache=True,
                                         **{self._cache_kw: pkv}).logits.float()
                     logits = torch.cat([last.expand(b, 1, -1), logits[:, :-1]], 1)
@@ -258,7 +339,7 @@ class HFGenerator(Generator):
         ctx = self._context_ids(ctx_text)
         with torch.inference_mode():
             if self.kind == "causal":
-                logits = self.model(input_ids=torch.tensor([ctx + cont])).logits[0].float()
+                logits = self.model(**self._inputs(torch.tensor([ctx + cont]))).logits[0, self.n_soft:].float()
                 lp = torch.log_softmax(logits[len(ctx) - 1:-1], -1)
             else:
                 labels = torch.tensor([cont])
@@ -267,3 +348,50 @@ class HFGenerator(Generator):
                 lp = torch.log_softmax(logits, -1)
             return float(lp.gather(-1, torch.tensor(cont).unsqueeze(-1)).sum())
 
+
+    def _next_token(self, prefix: str, suffixes: list[str], choices: list[str]) -> Batch:
+        """The prefix once, then right-padded batches of suffixes on copies of its KV state; the logits
+        at each suffix's last token give the choices' log-probs (one forward pass per suffix batch)."""
+        if self.kind != "causal":
+            return super()._next_token(prefix, suffixes, choices)
+        import torch
+
+        choice = torch.tensor(self.choice_ids(choices), device=self.device)
+        sufs = [list(self.tokenizer(s, add_special_tokens=False).input_ids) for s in suffixes]
+        longest = max(len(x) for x in sufs)
+        ctx = fit_tokens(self._context_ids(prefix), self.max_length - longest - self.n_soft, self.truncation,
+                         "prompt prefix", keep_first=self.tokenizer.bos_token_id is not None)
+        rows: list[list[float]] = [[]] * len(sufs)
+        with torch.inference_mode():
+            last, past, n_past = self._prefix(ctx)
+            for i, x in enumerate(sufs):
+                if not x:
+                    rows[i] = torch.log_softmax(last, -1)[choice].double().tolist()
+            todo = [i for i, x in enumerate(sufs) if x]
+            for s in range(0, len(todo), self.batch_size):
+                idx = todo[s:s + self.batch_size]
+                b, width = len(idx), max(len(sufs[i]) for i in idx)
+                ids = torch.full((b, width), self.tokenizer.pad_token_id, dtype=torch.long)
+                mask = torch.zeros((b, width), dtype=torch.long)
+                for r, i in enumerate(idx):
+                    ids[r, :len(sufs[i])] = torch.tensor(sufs[i])
+                    mask[r, :len(sufs[i])] = 1
+                pkv = copy.deepcopy(past)
+                pkv.batch_repeat_interleave(b)
+                full_mask = torch.cat([torch.ones((b, n_past), dtype=torch.long), mask], 1).to(self.device)
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=full_mask, use_cache=True,
+                                    **{self._cache_kw: pkv}).logits.float()
+                ends = torch.tensor([len(sufs[i]) - 1 for i in idx], device=self.device)
+                lp = torch.log_softmax(logits[torch.arange(b, device=self.device), ends], -1)[:, choice]
+                for r, i in enumerate(idx):
+                    rows[i] = lp[r].double().tolist()
+        return Batch(rows, len(ctx) + sum(len(x) for x in sufs), 0)
+
+
+def _read_tuned(folder: str | Path) -> dict[str, Any]:
+    from llm4rec.tuning.generator.trainer import read_tuned
+
+    try:
+        return read_tuned(folder)
+    except OSError as exc:
+        raise ModelNotFoundError(f"no tuned generator in {folder}: {exc}") from exc

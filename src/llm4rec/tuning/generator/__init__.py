@@ -1,0 +1,31 @@
+"""Tuning generative (decoder-only) LLMs on instruction examples: one trainer, three methods.
+
+| method | config | trains | saved result |
+|---|---|---|---|
+| ``lora`` | :class:`LoraMethod` | low-rank adapters of q/v projections (peft) | adapter (~MB) |
+| ``prompt`` | :class:`PromptTuningMethod` | soft-prompt vectors (peft) | adapter (~KB) |
+| ``full`` | :class:`FullFinetuneMethod` | every weight | whole model folder |
+
+:func:`tune_generator` trains with transformers' ``Trainer`` (loss on answer tokens, gradient
+accumulation, seeded, resumable checkpoints) and saves a folder that ``HFGenerator(adapter=...)``
+(``[generator] backend = "hf", adapter = "..."``) loads back; its cache identity includes the
+tuned weights.
+"""
+
+from llm4rec.tuning.generator.base import MethodConfig, available_methods, method_config, register_method
+from llm4rec.tuning.generator.data import TokenExample
+from llm4rec.tuning.generator.full import FullFinetuneMethod
+from llm4rec.tuning.generator.lora import LoraMethod
+from llm4rec.tuning.generator.prompt import PromptTuningMethod
+from llm4rec.tuning.generator.trainer import (
+    TrainConfig,
+    TrainResult,
+    last_checkpoint,
+    read_tuned,
+    train,
+    tune_generator,
+)
+
+__all__ = ["FullFinetuneMethod", "LoraMethod", "MethodConfig", "PromptTuningMethod", "TokenExample",
+           "TrainConfig", "TrainResult", "available_methods", "last_checkpoint", "method_config", "read_tuned",
+           "register_method", "train", "tune_generator"]
