@@ -42,7 +42,9 @@ class _HTTPConfig(_LMConfig):
     base_url: str = "https://api.openai.com/v1"
     model: str
     api_key_env: str | None = "OPENAI_API_KEY"  # name of the variable, never the key itself
-    timeout: float = 60.0
+    timeout: float = Field(60.0, gt=0, description="seconds per attempt, the whole answer included")
+    retry_budget: float = Field(120.0, ge=0, description="total seconds of waiting between attempts "
+                                "(backoff and Retry-After)")
     max_retries: int = Field(4, ge=0)
     backoff: float = Field(0.5, ge=0)
     concurrency: int = Field(4, ge=1)
@@ -54,7 +56,8 @@ class _HTTPConfig(_LMConfig):
 
     def _http(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "api_key_env": self.api_key_env, "timeout": self.timeout,
-                "max_retries": self.max_retries, "backoff": self.backoff, "concurrency": self.concurrency}
+                "max_retries": self.max_retries, "backoff": self.backoff, "concurrency": self.concurrency,
+                "retry_budget": self.retry_budget}
 
 
 # -- encoders ---------------------------------------------------------------------------------------

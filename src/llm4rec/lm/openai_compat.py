@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -40,15 +41,29 @@ _OVERFLOW = ("context length", "context_length", "maximum context", "too long", 
              "n_ctx")
 
 
+class DeadlineExceeded(Exception):
+    """One attempt ran past its deadline (e.g. a server trickling its answer); retried like a timeout."""
+
+
 class HTTPClient:
-    """JSON POSTs with timeout, bounded retries (exponential backoff + jitter) and error mapping."""
+    """JSON POSTs with a per-attempt deadline, bounded retries and error mapping.
+
+    ``timeout`` bounds a whole attempt (connect, wait and the full body), not each socket read,
+    so a server that trickles bytes cannot hold a request longer. Failed attempts (HTTP 429,
+    5xx, connection errors, deadlines) are retried up to ``max_retries`` times with exponential
+    backoff + jitter; a ``Retry-After`` header (seconds or an HTTP date) is honoured when the
+    total wait stays within ``retry_budget`` seconds, otherwise the call fails at once.
+    """
+
+    MAX_BODY = 64 << 20  # bytes; a longer answer is malformed
 
     def __init__(self, base_url: str, api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 60.0,
                  max_retries: int = 4, backoff: float = 0.5, max_backoff: float = 20.0, concurrency: int = 4,
-                 transport: Any = None) -> None:
+                 transport: Any = None, retry_budget: float = 120.0) -> None:
         import httpx
 
         self.base_url = base_url.rstrip("/")
+        self.timeout, self.retry_budget = float(timeout), float(retry_budget)
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.concurrency = max(1, concurrency)
         headers = {"Content-Type": "application/json"}
@@ -61,46 +76,70 @@ class HTTPClient:
                                     follow_redirects=False)  # the key goes to base_url's host only
         self.requests = 0  # HTTP requests sent, retries included
 
+    def _attempt(self, url: str, payload: dict[str, Any]) -> tuple[int, Any, str]:
+        """One POST within the deadline: status, headers and the body text."""
+        deadline = time.monotonic() + self.timeout
+        body = bytearray()
+        with self._client.stream("POST", url, json=payload) as resp:
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if time.monotonic() > deadline:
+                    raise DeadlineExceeded(f"no complete answer within {self.timeout:g} s "
+                                           f"({len(body)} bytes received)")
+                if len(body) > self.MAX_BODY:
+                    raise MalformedResponseError(f"{url} answered with more than {self.MAX_BODY} bytes")
+            return resp.status_code, resp.headers, body.decode("utf-8", errors="replace")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        return max(delay, retry_after or 0.0)
+
     def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         import httpx
 
         url = f"{self.base_url}/{path.lstrip('/')}"
-        last = ""
+        last, waited, retry_after = "", 0.0, None
         for attempt in range(self.max_retries + 1):
             if attempt:
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+                delay = self._delay(attempt, retry_after)
+                if waited + delay > self.retry_budget:
+                    raise ServerError(f"{url}: {last}; waiting {delay:.1f} s more would exceed the retry budget "
+                                      f"({self.retry_budget:g} s, {attempt} attempts made)")
                 time.sleep(delay)
+                waited += delay
             self.requests += 1
+            retry_after = None
             try:
-                resp = self._client.post(url, json=payload)
-            except httpx.TransportError as exc:  # connection refused/reset, timeouts
+                status, headers, text = self._attempt(url, payload)
+            except (httpx.TransportError, DeadlineExceeded) as exc:  # refused/reset, timeouts, trickling
                 last = f"{type(exc).__name__}: {exc}"
                 log.warning("POST %s failed (%s); attempt %d/%d", url, last, attempt + 1, self.max_retries + 1)
                 continue
-            if resp.status_code == 429 or resp.status_code >= 500:
-                last = f"HTTP {resp.status_code}: {resp.text[:300]}"
-                if resp.status_code >= 500 and _matches(resp.text, _UNSUPPORTED):
+            if status == 429 or status >= 500:
+                last = f"HTTP {status}: {text[:300]}"
+                if status >= 500 and _matches(text, _UNSUPPORTED):
                     raise CapabilityError(f"{url}: the server cannot do this ({last})")
+                retry_after = _retry_after(headers.get("retry-after"))
                 log.warning("POST %s -> %s; attempt %d/%d", url, last, attempt + 1, self.max_retries + 1)
                 continue
-            if 300 <= resp.status_code < 400:
-                raise LMError(f"{url}: HTTP {resp.status_code} redirect to {resp.headers.get('location')!r}; "
+            if 300 <= status < 400:
+                raise LMError(f"{url}: HTTP {status} redirect to {headers.get('location')!r}; "
                               "redirects are not followed (the key goes to base_url's host only): set "
                               "base_url to the final address")
-            if resp.status_code >= 400:
-                body = resp.text[:500]
-                if resp.status_code in (401, 403):
-                    raise LMError(f"{url}: HTTP {resp.status_code} (check the API key in ${self._api_key_env})")
+            if status >= 400:
+                body = text[:500]
+                if status in (401, 403):
+                    raise LMError(f"{url}: HTTP {status} (check the API key in ${self._api_key_env})")
                 if _matches(body, _OVERFLOW):
                     raise ContextLengthError(f"{url}: the server says the input is too long: {body}")
-                if resp.status_code in (404, 405, 501) or _matches(body, _UNSUPPORTED):
-                    raise CapabilityError(f"{url}: HTTP {resp.status_code}, the server does not support this "
+                if status in (404, 405, 501) or _matches(body, _UNSUPPORTED):
+                    raise CapabilityError(f"{url}: HTTP {status}, the server does not support this "
                                           f"request: {body}")
-                raise LMError(f"{url}: HTTP {resp.status_code}: {body}")
+                raise LMError(f"{url}: HTTP {status}: {body}")
             try:
-                data = resp.json()
-            except (json.JSONDecodeError, ValueError) as exc:
-                raise MalformedResponseError(f"{url} answered with non-JSON: {resp.text[:200]!r}") from exc
+                data = json.loads(text)
+            except ValueError as exc:
+                raise MalformedResponseError(f"{url} answered with non-JSON: {text[:200]!r}") from exc
             if not isinstance(data, dict):
                 raise MalformedResponseError(f"{url} answered with JSON that is not an object: {str(data)[:200]}")
             return data
@@ -115,6 +154,41 @@ class HTTPClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date); None if absent or invalid."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def usage_tokens(data: dict[str, Any], *fields: str) -> list[int]:
+    """Token counts from a response's ``usage`` (absent fields: 0); malformed values raise
+    :class:`MalformedResponseError` instead of corrupting the accounting."""
+    usage = data.get("usage")
+    if usage is None:
+        return [0] * len(fields)
+    if not isinstance(usage, dict):
+        raise MalformedResponseError(f"usage is not an object: {str(usage)[:200]}")
+    out = []
+    for f in fields:
+        v = usage.get(f, 0)
+        if v is None:
+            v = 0
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != int(v):
+            raise MalformedResponseError(f"usage.{f} is not a non-negative integer: {v!r}")
+        out.append(int(v))
+    return out
 
 
 def _matches(text: str, needles: Sequence[str]) -> bool:
@@ -140,10 +214,10 @@ class _Served:
     backend = "openai"
 
     def _init_http(self, base_url: str, api_key_env: str | None, timeout: float, max_retries: int,
-                   backoff: float, concurrency: int, transport: Any = None) -> None:
+                   backoff: float, concurrency: int, transport: Any = None, retry_budget: float = 120.0) -> None:
         self.base_url = base_url
         self.http = HTTPClient(base_url, api_key_env, timeout, max_retries, backoff, concurrency=concurrency,
-                               transport=transport)
+                               transport=transport, retry_budget=retry_budget)
 
     def _identity(self) -> str:
         return "served:" + self.model_name  # type: ignore[attr-defined]
@@ -155,9 +229,10 @@ class OpenAIEncoder(_Served, Encoder):
     def __init__(self, model: str, base_url: str = "https://api.openai.com/v1",
                  api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 60.0, max_retries: int = 4,
                  backoff: float = 0.5, concurrency: int = 4, batch_size: int = 64,
-                 dimensions: int | None = None, transport: Any = None, **lm: Any) -> None:
+                 dimensions: int | None = None, transport: Any = None, retry_budget: float = 120.0,
+                 **lm: Any) -> None:
         Encoder.__init__(self, model_name=model, **lm)
-        self._init_http(base_url, api_key_env, timeout, max_retries, backoff, concurrency, transport)
+        self._init_http(base_url, api_key_env, timeout, max_retries, backoff, concurrency, transport, retry_budget)
         self.default_batch_size = batch_size
         self.dimensions = dimensions
 
@@ -179,7 +254,7 @@ class OpenAIEncoder(_Served, Encoder):
             if vecs and isinstance(vecs[0], list) and vecs[0] and isinstance(vecs[0][0], list):
                 raise MalformedResponseError("server returned per-token embeddings, not one vector per input "
                                              "(start it with a pooling type, e.g. --pooling_type 1)")
-            return np.asarray(vecs, dtype=np.float32), int((data.get("usage") or {}).get("prompt_tokens", 0))
+            return np.asarray(vecs, dtype=np.float32), usage_tokens(data, "prompt_tokens")[0]
 
         parts = self.http.map(one, chunks)
         return np.concatenate([p[0] for p in parts]), sum(p[1] for p in parts)
@@ -206,9 +281,9 @@ class OpenAIGenerator(_Served, Generator):
                  api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 60.0, max_retries: int = 4,
                  backoff: float = 0.5, concurrency: int = 4, context_window: int | None = None,
                  tokenizer: str | Path | None = None, truncation: Truncation = "left", transport: Any = None,
-                 **lm: Any) -> None:
+                 retry_budget: float = 120.0, **lm: Any) -> None:
         Generator.__init__(self, model_name=model, **lm)
-        self._init_http(base_url, api_key_env, timeout, max_retries, backoff, concurrency, transport)
+        self._init_http(base_url, api_key_env, timeout, max_retries, backoff, concurrency, transport, retry_budget)
         self.generate_chunk = self.score_chunk = 4 * self.http.concurrency
         self.context_window, self.truncation = context_window, truncation
         self.tokenizer: Any = None
@@ -243,12 +318,11 @@ class OpenAIGenerator(_Served, Generator):
 
     @staticmethod
     def _completion(data: dict[str, Any], text: str) -> Completion:
-        usage = data.get("usage") or {}
+        prompt_tokens, completion_tokens = usage_tokens(data, "prompt_tokens", "completion_tokens")
         choice = _get(data, "choices", 0)
         if not isinstance(text, str):
             raise MalformedResponseError(f"completion text is not a string: {str(data)[:200]}")
-        return Completion(text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
-                          choice.get("finish_reason"))
+        return Completion(text, prompt_tokens, completion_tokens, choice.get("finish_reason"))
 
     def _generate(self, prompts: list[str], max_tokens: int, temperature: float, stop: list[str],
                   seed: int) -> Batch:
@@ -306,8 +380,7 @@ class OpenAIGenerator(_Served, Generator):
                 if end > len(ctx_text) and val is not None:
                     total += float(val)
                     n += 1
-            usage = data.get("usage") or {}
-            return (total, n), int(usage.get("prompt_tokens", 0))
+            return (total, n), usage_tokens(data, "prompt_tokens")[0]
 
         res = self.http.map(one, continuations)
         return Batch([r for r, _ in res], sum(p for _, p in res), len(res))
