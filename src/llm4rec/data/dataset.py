@@ -20,7 +20,7 @@ from llm4rec.data.exceptions import (
     MissingColumnError,
     TimestampError,
 )
-from llm4rec.data.interactions import Interactions
+from llm4rec.data.interactions import Interactions, seconds
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,11 @@ def from_dataframe(
         if rating.isna().any():
             row = int(np.argmax(rating.isna().to_numpy()))
             raise FormatError(f"{at(row)}: rating {frame['rating'].iloc[row]!r} is not a number")
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(rating.to_numpy(dtype=np.float64).astype(np.float32))
+        if not finite.all():
+            row = int(np.argmax(~finite))
+            raise FormatError(f"{at(row)}: rating {frame['rating'].iloc[row]!r} is not a finite float32 number")
         frame["rating"] = rating.astype(np.float32)
     else:
         frame["rating"] = np.float32(1.0)
@@ -183,7 +188,10 @@ def _parse_timestamps(col: pd.Series, at: _Locator) -> np.ndarray:
     else:
         numeric = pd.to_numeric(col, errors="coerce")
         if numeric.notna().all():
-            return numeric.to_numpy().astype(np.int64)
+            try:
+                return seconds(numeric.to_numpy(), at)
+            except ValueError as exc:
+                raise TimestampError(str(exc)) from None
         # a column with some numbers is a numeric column: the first non-number is the error
         parsed = numeric if numeric.notna().any() else pd.to_datetime(col, errors="coerce", utc=True,
                                                                         format="mixed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,6 +12,8 @@ import scipy.sparse as sp
 
 if TYPE_CHECKING:
     from llm4rec.data.catalog import Catalog
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,8 +48,11 @@ class Interactions:
         user = np.asarray(user, dtype=np.int32)
         item = np.asarray(item, dtype=np.int32)
         n = len(user)
-        timestamp = np.zeros(n, np.int64) if timestamp is None else np.asarray(timestamp, dtype=np.int64)
+        timestamp = np.zeros(n, np.int64) if timestamp is None else seconds(np.asarray(timestamp))
         rating = np.ones(n, np.float32) if rating is None else np.asarray(rating, dtype=np.float32)
+        if not np.isfinite(rating).all():
+            row = int(np.argmax(~np.isfinite(rating)))
+            raise ValueError(f"rating at row {row} is {rating[row]}: ratings must be finite numbers")
         order = np.lexsort((timestamp, user))
         if n_users is None:
             n_users = int(user.max()) + 1 if n else 0
@@ -100,3 +107,30 @@ class Interactions:
     def item_counts(self) -> np.ndarray:
         """Interactions per item (popularity), length ``n_items``."""
         return np.bincount(self.item, minlength=self.n_items).astype(np.int64)
+
+
+INT64_SECONDS = 2.0 ** 63
+
+
+def seconds(values: np.ndarray, where: Callable[[int], str] = lambda row: f"row {row}") -> np.ndarray:
+    """Timestamps as int64 seconds. Integers pass; floats must be finite and inside the int64 range
+    (else ``ValueError`` naming ``where(row)``); fractional seconds are floored with a WARNING that
+    counts them (events inside one second then keep their input order)."""
+    if values.dtype.kind in "iu":
+        if values.dtype == np.uint64 and len(values) and values.max() >= INT64_SECONDS:
+            row = int(np.argmax(values >= INT64_SECONDS))
+            raise ValueError(f"{where(row)}: timestamp {values[row]} is not a finite number of seconds inside "
+                             "the int64 range")
+        return values.astype(np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values) | (np.abs(values) >= INT64_SECONDS)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(f"{where(row)}: timestamp {float(values[row])!r} is not a finite number of seconds inside "
+                         "the int64 range")
+    frac = values != np.floor(values)
+    if frac.any():
+        row = int(np.argmax(frac))
+        log.warning("%s: %d timestamp(s) have fractional seconds (first: %r); floored to whole seconds, "
+                    "events within one second keep their input order", where(row), int(frac.sum()), float(values[row]))
+    return np.floor(values).astype(np.int64)

@@ -15,6 +15,7 @@ import csv
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,18 @@ TEXT_HINTS = ("title", "name", "desc", "text", "review", "abstract", "summary")
 
 # ----------------------------------------------------------------------------- low-level readers
 
+#: What a damaged, truncated or mis-encoded (compressed) file raises while being read.
+UNREADABLE = (EOFError, zlib.error, UnicodeDecodeError, OSError)
+
+
+def _unreadable(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return f"the file is truncated ({exc or 'unexpected end of data'}); fetch or copy it again"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start}); re-save it as UTF-8"
+    return f"cannot be read: {exc}"
+
+
 def read_delimited(path: PathLike, *, sep: str, header: int | None = 0, names: list[str] | None = None,
                    encoding: str = "utf-8", quoting: int = csv.QUOTE_NONE,
                    floats: Collection[str] = ()) -> pd.DataFrame:
@@ -72,8 +85,8 @@ def read_delimited(path: PathLike, *, sep: str, header: int | None = 0, names: l
                 df[c] = _to_float(df[c], str(path), first_line, c)
     except pd.errors.EmptyDataError as exc:
         raise EmptyDataError(f"{path}: the file is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: {exc}") from exc
+    except (pd.errors.ParserError, *UNREADABLE) as exc:
+        raise FormatError(f"{path}: {_unreadable(exc)}") from exc
     if len(df) == 0:
         raise EmptyDataError(f"{path}: the file has a header but no rows")
     return df
@@ -121,8 +134,8 @@ def _read_any(table: TableLike, sep: str | None = None,
         df = pd.read_csv(path, sep=delimiter, dtype=str, keep_default_na=False, na_values=[""], engine="c")
     except pd.errors.EmptyDataError as exc:
         raise EmptyDataError(f"{path}: the file is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise FormatError(f"{path}: {exc}") from exc
+    except (pd.errors.ParserError, ValueError, *UNREADABLE) as exc:
+        raise FormatError(f"{path}: {_unreadable(exc)}") from exc
     return _non_empty(df, path), str(path), 2
 
 
@@ -382,17 +395,20 @@ def read_table(path: TableLike, columns: Mapping[str, str] | None = None, *, ite
 def _json_lines(path: Path) -> list[dict[str, Any]]:
     """Records of a JSON-lines file; also accepts the Python-literal lines of the 2014 Amazon metadata."""
     records = []
-    with _open_text(path) as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+    try:
+        with _open_text(path) as f:
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
                 try:
-                    records.append(ast.literal_eval(line))
-                except (ValueError, SyntaxError) as exc:
-                    raise FormatError(f"{path}: line {line_no}: not a JSON object ({exc})") from exc
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    try:
+                        records.append(ast.literal_eval(line))
+                    except (ValueError, SyntaxError) as exc:
+                        raise FormatError(f"{path}: line {line_no}: not a JSON object ({exc})") from exc
+    except UNREADABLE as exc:
+        raise FormatError(f"{path}: {_unreadable(exc)}") from exc
     if not records:
         raise EmptyDataError(f"{path}: the file is empty")
     return records

@@ -20,7 +20,7 @@ import numpy as np
 
 from llm4rec.lm.accounting import ACCOUNTING, Accounting, Price, Usage
 from llm4rec.lm.cache import CacheMode, LMCache, get_cache, make_key
-from llm4rec.lm.errors import CacheMissError, ConfigError, ContextLengthError
+from llm4rec.lm.errors import CacheError, CacheMissError, ConfigError, ContextLengthError
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,22 @@ class _LM(ABC):
             full = {**self._key_params(), **params}
             keys = [make_key(self.backend, self.model_id, op, full, it) for it in items]
             hits = {} if self.cache_mode == "refresh" else self.cache.get_many(keys)
-            todo = []
+            todo, damaged = [], []
             for i, k in enumerate(keys):
                 if k in hits:
-                    out[i] = unpack(hits[k])
+                    try:
+                        out[i] = unpack(hits[k])
+                    except (ValueError, TypeError, UnicodeDecodeError):  # a damaged row
+                        damaged.append(i)
+                        todo.append(i)
                 else:
                     todo.append(i)
+            if damaged:
+                msg = (f"LM cache {self.cache.path}: {len(damaged)} damaged {op} row(s) of "
+                       f"{self.backend}:{self.model_name}")
+                if self.cache_mode == "replay":
+                    raise CacheError(f"{msg}; replay mode cannot recompute them: rerun with cache_mode='use'")
+                log.warning("%s; recomputing them", msg)
             if todo and self.cache_mode == "replay":
                 raise CacheMissError(
                     f"replay mode: {len(todo)} of {n} {op} calls of {self.backend}:{self.model_name} are not in "

@@ -70,7 +70,10 @@ class LMCache:
 
     def __init__(self, path: str | Path | None = None, timeout: float = 60.0) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cache_error(self.path, exc) from None
         self.timeout = timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -78,11 +81,14 @@ class LMCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():  # never share a connection across fork
-            conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False,
-                                   isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False,
+                                       isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+            except sqlite3.DatabaseError as exc:  # not a database, unwritable folder, ...
+                raise _cache_error(self.path, exc) from None
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -143,6 +149,13 @@ class LMCache:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+
+
+def _cache_error(path: Path, exc: BaseException) -> Exception:
+    from llm4rec.lm.errors import CacheError
+
+    return CacheError(f"LM cache {path} cannot be used ({exc}); it holds only recomputable answers: move or "
+                      f"delete it, or point cache_path / ${CACHE_PATH_ENV} to a writable file")
 
 
 _SHARED: dict[Path, LMCache] = {}

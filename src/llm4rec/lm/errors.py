@@ -29,6 +29,10 @@ class ContextLengthError(LMError, ValueError):
     """An input does not fit the model's context window and the truncation policy is ``"error"``."""
 
 
+class CacheError(LMError):
+    """The LM cache database cannot be opened or holds damaged rows (replay mode); names the file."""
+
+
 class CacheMissError(LMError, KeyError):
     """Strict replay mode found no cached answer for a call."""
 
@@ -37,6 +41,7 @@ class CacheMissError(LMError, KeyError):
 
 
 __all__ = [
+    "CacheError",
     "CacheMissError",
     "CapabilityError",
     "ConfigError",
