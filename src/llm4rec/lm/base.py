@@ -87,7 +87,8 @@ def fit_tokens(tokens: list[int], budget: int, policy: Truncation, what: str, ke
                                  "window (truncation='error'; use truncation='left' to keep the end)")
     if budget <= (1 if keep_first else 0):
         raise ContextLengthError(f"{what}: no room left in the context window (budget {budget} tokens)")
-    log.debug("left-truncating %s from %d to %d tokens", what, len(tokens), budget)
+    log.warning("left-truncating %s from %d to %d tokens (%d dropped from its start)", what, len(tokens), budget,
+                len(tokens) - budget)
     if keep_first:
         return tokens[:1] + tokens[len(tokens) - budget + 1:]
     return tokens[len(tokens) - budget:]
@@ -264,6 +265,16 @@ class Generator(_LM):
 
     generate_chunk: int = 1  # prompts per backend call (local backends commit after each prompt)
     score_chunk: int = 64
+
+    @property
+    def context_window(self) -> int | None:
+        """Tokens the model attends to (prompt + answer) when the backend knows it and can count
+        tokens (:meth:`count_tokens`); ``None``: prompts are not measured before the call."""
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` for this model (backends with a ``context_window``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot count tokens")
 
     def generate(self, prompts: Sequence[str] | str, max_tokens: int = 64, temperature: float = 0.0,
                  stop: Sequence[str] | None = None, seed: int = 0) -> list[str] | str:

@@ -99,6 +99,13 @@ class HFGenerator(Generator):
 
     backend = "hf"
 
+    @property
+    def context_window(self) -> int | None:
+        return int(self.max_length)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text).input_ids)
+
     def __init__(self, model: str | Path = "smollm2-135m", kind: Literal["auto", "causal", "seq2seq"] = "auto",
                  gguf_file: str | None = None, dtype: str = "float32", device: str = "cpu",
                  max_length: int | None = None, truncation: Truncation = "left", batch_size: int = 8,

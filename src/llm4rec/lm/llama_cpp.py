@@ -67,6 +67,13 @@ class LlamaCppGenerator(Generator):
             return [self.llm.token_bos()] if bos and self._adds_bos() else []
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=special))
 
+    @property
+    def context_window(self) -> int | None:
+        return int(self.n_ctx)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text, bos=True))
+
     def _adds_bos(self) -> bool:
         return bool(self.llm._model.add_bos_token()) if hasattr(self.llm._model, "add_bos_token") else True
 

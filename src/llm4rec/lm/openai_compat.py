@@ -294,17 +294,30 @@ class OpenAIGenerator(_Served, Generator):
 
             self.tokenizer = AutoTokenizer.from_pretrained(resolve_hf_dir(tokenizer))
 
+    @property
+    def context_window(self) -> int | None:  # measured only with a tokenizer
+        return self._window if self.tokenizer is not None else None
+
+    @context_window.setter
+    def context_window(self, value: int | None) -> None:
+        self._window = value
+
+    def count_tokens(self, text: str) -> int:
+        if self.tokenizer is None:
+            raise NotImplementedError("set `tokenizer` to count tokens of a served model")
+        return len(self.tokenizer(text).input_ids)
+
     def _key_params(self) -> dict[str, Any]:
-        return {"context_window": self.context_window, "truncation": self.truncation} if self.tokenizer else {}
+        return {"context_window": self._window, "truncation": self.truncation} if self.tokenizer else {}
 
     def _fit(self, text: str, reserve: int, what: str) -> str:
         """Left-truncate ``text`` to ``context_window - reserve`` tokens (or fail), when a tokenizer is set."""
-        if self.tokenizer is None or self.context_window is None:
+        if self.tokenizer is None or self._window is None:
             return text
         from llm4rec.lm.base import fit_tokens
 
         ids = self.tokenizer(text, add_special_tokens=False).input_ids
-        budget = self.context_window - reserve
+        budget = self._window - reserve
         if len(ids) <= budget:
             return text
         return str(self.tokenizer.decode(fit_tokens(ids, budget, self.truncation, what)))

@@ -10,6 +10,7 @@ LLM evaluation per item and user (1682 items x a 135M model on 2 cores: minutes 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from llm4rec.models.base import ModelConfig, Recommender
 from llm4rec.models.llm.backends import DEFAULT_GENERATOR, check_generator_spec, get_generator
 from llm4rec.prompts.library import PromptSet, clean_text, format_demos, format_history, item_texts
 
+log = logging.getLogger(__name__)
 _USAGE_FIELDS = ("calls", "items", "cache_hits", "prompt_tokens", "completion_tokens", "wall_s")
 
 
@@ -111,14 +113,54 @@ class LLMRanker(Recommender):
         text = self.generator.chat(p.messages(noun=c.noun, items=items), max_tokens=c.summary_tokens)
         return " ".join(text.split())
 
-    def history_block(self, user: int) -> str:
-        """Demonstrations (if any) and the rendered history: the shared prefix of every prompt."""
+    def history_block(self, user: int, rest: str = "", reserve: int = 0) -> str:
+        """Demonstrations (if any) and the rendered history: the shared prefix of every prompt.
+
+        ``rest`` is the longest text that will follow it in one prompt, ``reserve`` the tokens
+        kept for the answer. When the backend knows its context window and the whole prompt
+        does not fit, the prefix shrinks in this order, never touching the instruction: in-context
+        demonstrations (oldest first), then history items (oldest first, down to one). Each
+        shrink is logged at WARNING with the counts.
+        """
         c = self.config
         texts = self.texts(self.history_items(user))
         summary = self.summary(user) if c.history != "titles" else ""
-        block = format_history(texts, c.history, recency=c.recency, summary=summary, noun=c.noun,
-                               path=c.prompt_file)
-        return self.demos_block(user) + block
+        demos = self.demos(user)
+
+        def render(n_demos: int, n_hist: int) -> str:
+            shown = texts[len(texts) - n_hist:]
+            block = format_history(shown, c.history, recency=c.recency, summary=summary, noun=c.noun,
+                                   path=c.prompt_file)
+            return format_demos(demos[len(demos) - n_demos:], noun=c.noun, path=c.prompt_file) + block
+
+        d, h = len(demos), len(texts)
+        prefix = render(d, h)
+        budget = self.prompt_budget(reserve)
+        if budget is None or self.generator.count_tokens(prefix + rest) <= budget:
+            return prefix
+        total = self.generator.count_tokens(prefix + rest)
+        while (d > 0 or h > 1) and self.generator.count_tokens(prefix + rest) > budget:
+            d, h = (d - 1, h) if d > 0 else (d, h - 1)
+            prefix = render(d, h)
+        self.count("prompts_shrunk")
+        self._warn_once("history", f"{self.name} user {user}: prompt of {total} tokens exceeds the budget of {budget} "
+                        f"(context window minus {reserve} answer tokens): kept {d}/{len(demos)} demonstrations "
+                        f"and {h}/{len(texts)} history items")
+        return prefix
+
+    def prompt_budget(self, reserve: int = 0) -> int | None:
+        """Prompt tokens available (context window minus ``reserve``), or None when not measurable."""
+        window = self.generator.context_window
+        return None if window is None else window - reserve
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        """WARNING the first time per model and ``kind`` of shrink (then DEBUG)."""
+        warned = self.__dict__.setdefault("warned_", set())
+        if kind in warned:
+            log.debug("%s", message)
+        else:
+            warned.add(kind)
+            log.warning("%s (later shrinks of this kind are logged at DEBUG; see docs/reliability.md)", message)
 
     def demos(self, user: int) -> list[tuple[list[str], str]]:
         """In-context demonstrations: (history prefix texts, the item that followed)."""
@@ -137,10 +179,6 @@ class LLMRanker(Recommender):
                 seq = self.seqs_[int(v)]
                 out.append((self.texts(seq[-c.icl_history - 1:-1]), self.texts([seq[-1]])[0]))
         return out[::-1]
-
-    def demos_block(self, user: int) -> str:
-        c = self.config
-        return format_demos(self.demos(user), noun=c.noun, path=c.prompt_file)
 
     def similar_users(self, user: int, n: int) -> np.ndarray:
         """The ``n`` users with the most co-consumed items (cosine on the history matrix), not ``user``."""

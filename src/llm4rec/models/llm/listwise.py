@@ -23,6 +23,7 @@ from llm4rec.models.llm.grounding import METHODS, Grounder
 
 _ID = re.compile(r"\[(\d+)\]")
 _CHAIN = re.compile(r"\[\d+\](?:\s*>\s*\[\d+\])+")  # "[3] > [1] > [2]": the form the prompt asks for
+CHAT_OVERHEAD = 8  # tokens a chat template adds per message (role markers), for prompt budgets
 _NUMBERING = re.compile(r"^\s*(?:\d+[.):]|[-*•])\s*")
 _BARE_ID = re.compile(r"^\s*(\d+)\s*$")
 _BULLET = re.compile(r"^\s*(?:\d+[.):]|[-*•]|\[\d+\])\s*")
@@ -94,7 +95,7 @@ class ListwiseRanker(LLMRanker):
         c = self.config
         n = len(items)
         scores = np.zeros(n, np.float64)
-        prefix = self.history_block(user)
+        prefix = self._prefix(user, items)
         for k in range(c.permutations):
             rng = np.random.default_rng([c.seed, int(user), k])
             shown = rng.permutation(n) if (c.shuffle or k > 0) else np.arange(n)
@@ -122,14 +123,49 @@ class ListwiseRanker(LLMRanker):
             end -= c.step
         return np.asarray(order), named
 
+    def _prefix(self, user: int, items: np.ndarray) -> str:
+        """The history block, shrunk to leave room for the longest window of candidates."""
+        c = self.config
+        longest = sorted(self.texts(items), key=len, reverse=True)[:c.window]
+        probe = self._messages("", longest)
+        return self.history_block(user, "\n".join(m["content"] for m in probe),
+                                  reserve=c.max_tokens + CHAT_OVERHEAD * len(probe))
+
+    def _messages(self, prefix: str, texts: list[str]) -> list[Any]:
+        c, p = self.config, self.prompts
+        lines = "\n".join(p.fill("candidate", index=j + 1, text=t) for j, t in enumerate(texts))
+        example = " > ".join(f"[{j}]" for j in (3, 1, 2)[:len(texts)])
+        return p.messages(history=prefix, n=len(texts), candidates=lines, noun=c.noun, example=example)
+
+    def _fit_window(self, prefix: str, texts: list[str]) -> list[Any]:
+        """The window's messages; when they exceed the context window even with the shortest history,
+        candidate texts are cut (halving their length, down to 16 characters), never the instruction."""
+        msgs = self._messages(prefix, texts)
+        budget = self.prompt_budget(self.config.max_tokens)
+        if budget is None:
+            return msgs
+
+        def size(m: list[Any]) -> int:
+            return self.generator.count_tokens("\n".join(x["content"] for x in m)) + CHAT_OVERHEAD * len(m)
+
+        total = size(msgs)
+        limit = max((len(t) for t in texts), default=0)
+        while size(msgs) > budget and limit > 16:
+            limit = max(16, limit // 2)
+            msgs = self._messages(prefix, [t if len(t) <= limit else t[:limit - 1] + "…" for t in texts])
+        if limit < max((len(t) for t in texts), default=0):
+            self.count("prompts_shrunk")
+            left = size(msgs) - budget
+            still = f"; still {left} tokens over, the backend's truncation policy applies" if left > 0 else ""
+            self._warn_once("candidates", f"{self.name}: listwise prompt of {total} tokens exceeds the budget of "
+                            f"{budget}: candidate texts cut to {limit} characters{still}")
+        return msgs
+
     def _rank_window(self, prefix: str, items: np.ndarray, window: list[int]) -> list[int]:
         """One LLM call: the window's candidates the model names, best first (duplicates dropped)."""
         c = self.config
-        p = self.prompts
         texts = self.texts(items[window])
-        lines = "\n".join(p.fill("candidate", index=j + 1, text=t) for j, t in enumerate(texts))
-        example = " > ".join(f"[{j}]" for j in (3, 1, 2)[:len(window)])
-        msgs = p.messages(history=prefix, n=len(window), candidates=lines, noun=c.noun, example=example)
+        msgs = self._fit_window(prefix, texts)
         answer = self.generator.chat(msgs, max_tokens=c.max_tokens)
         grounder = Grounder(texts, [m for m in c.grounding if m != "embedding" or c.encoder],
                             c.fuzzy_threshold, get_encoder(c.encoder) if c.encoder else None,

@@ -54,7 +54,10 @@ class PairwiseRanker(LLMRanker):
         n = len(items)
         order = list(np.random.default_rng([c.seed, int(user)]).permutation(n))
         texts = self.texts(items)
-        prefix = self.history_block(user)
+        a, b = ([*sorted(texts, key=len, reverse=True), "", ""])[:2]
+        p = self.prompts
+        prefix = self.history_block(user, p.fill("prompt", noun=c.noun, a=a, b=b)
+                                    + max(p.template["choices"], key=len))
         budget = c.max_comparisons
         changed = True
         top = 0  # positions above `top` are final after a full pass

@@ -43,8 +43,10 @@ class LikelihoodRanker(LLMRanker):
         return res.mean_logprobs if self.config.normalize == "mean" else res.logprobs
 
     def _rank_user(self, user: int, items: np.ndarray) -> np.ndarray:
-        task = self.prompts.fill("prompt", noun=self.config.noun)
-        scores = self._item_logprobs(self.history_block(user) + task, items)
+        p = self.prompts
+        task = p.fill("prompt", noun=self.config.noun)
+        longest = max((p.fill("continuation", item=t) for t in self.texts(items)), key=len, default="")
+        scores = self._item_logprobs(self.history_block(user, task + longest), items)
         if self.config.calibrate:
             scores = scores - self._item_logprobs(task, items)
         return scores
@@ -72,9 +74,11 @@ class PointwiseRanker(LLMRanker):
         p: PromptSet = self.prompts
         t = p.template
         choices, values = list(t["choices"]), np.asarray(t["values"], dtype=np.float64)
-        prefix = self.history_block(user)
+        texts = self.texts(items)
+        longest = max(texts, key=len, default="")
+        prefix = self.history_block(user, p.fill("prompt", noun=self.config.noun, item=longest) + max(choices, key=len))
         out = np.empty(len(items), np.float64)
-        for j, text in enumerate(self.texts(items)):
+        for j, text in enumerate(texts):
             lp = self.generator.score(prefix + p.fill("prompt", noun=self.config.noun, item=text), choices).logprobs
             prob = np.exp(lp - lp.max())
             out[j] = float(values @ (prob / prob.sum()))
