@@ -32,6 +32,10 @@ class Split:
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
     dataset: str = ""
+    #: rows of the source log that no part holds: left out by the split (a new user's later
+    #: interactions) or filtered out before it (k-core). Never targets or history, but real
+    #: interactions: sampled negatives avoid them.
+    unused: Interactions | None = None
 
     @property
     def n_users(self) -> int:
@@ -53,6 +57,14 @@ class Split:
         if part == "test":
             return self.train.concat(self.valid) if len(self.valid) else self.train
         raise ValueError(f"known_for takes 'valid' or 'test', not {part!r}")
+
+    def with_unused(self, rows: Interactions) -> Split:
+        """A copy whose :attr:`unused` also holds ``rows`` (e.g. the interactions a filter removed)."""
+        from dataclasses import replace
+
+        if len(rows) == 0:
+            return self
+        return replace(self, unused=rows if self.unused is None else self.unused.concat(rows))
 
     def save(self, path: str | Path) -> Path:
         """Write the split to the folder ``path``: ``split.npz`` (arrays), ``split.json`` (kind, params)."""
@@ -170,7 +182,8 @@ def _params(params: dict[str, Any], ties: str) -> dict[str, Any]:
 def _by_role(inter: Interactions, role: np.ndarray, kind: str, params: dict[str, Any], name: str) -> Split:
     """Split rows by a role array: 0 train, 1 valid, 2 test (row order kept)."""
     train, valid, test = (inter.subset(role == r) for r in (0, 1, 2))
-    return Split(train, valid, test, kind, params, name)
+    unused = inter.subset(role < 0) if (role < 0).any() else None
+    return Split(train, valid, test, kind, params, name, unused)
 
 
 def temporal(ds: SplitSource, valid: float = 0.1, test: float = 0.1, *, seed: int = 0,
@@ -264,6 +277,12 @@ def kcore(ds: SplitSource, k: int, *, user_k: int | None = None, item_k: int | N
     ids remain comparable with the unfiltered dataset. Returns the same type it
     was given; a :class:`Dataset` is renamed ``"<name>-<k>core"``.
     """
+    return kcore_with_removed(ds, k, user_k=user_k, item_k=item_k)[0]
+
+
+def kcore_with_removed(ds: SplitSource, k: int, *, user_k: int | None = None,
+                       item_k: int | None = None) -> tuple[Any, Interactions]:
+    """:func:`kcore` and the interactions it removed (pass them to :meth:`Split.with_unused`)."""
     uk, ik = user_k if user_k is not None else k, item_k if item_k is not None else k
     inter = _interactions(ds)
     keep = np.ones(len(inter), bool)
@@ -274,10 +293,10 @@ def kcore(ds: SplitSource, k: int, *, user_k: int | None = None, item_k: int | N
         if np.count_nonzero(new) == np.count_nonzero(keep):
             break
         keep = new
-    sub = inter.subset(keep)
+    sub, removed = inter.subset(keep), inter.subset(~keep)
     if isinstance(ds, Dataset):
-        return Dataset(f"{ds.name}-{k}core", sub, ds.user_ids, ds.catalog, ds.user_info)
-    return sub
+        return Dataset(f"{ds.name}-{k}core", sub, ds.user_ids, ds.catalog, ds.user_info), removed
+    return sub, removed
 
 
 SPLITTERS: dict[str, Callable[..., Split]] = {
@@ -307,6 +326,8 @@ def _save_split(split: Split, path: str | Path) -> Path:
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {f"{part}_{col}": getattr(split.part(part), col) for part in _PARTS for col in _COLUMNS}
+    if split.unused is not None:
+        arrays.update({f"unused_{col}": getattr(split.unused, col) for col in _COLUMNS})
     np.savez_compressed(folder / "split.npz", **arrays)
     meta = {"format": _SPLIT_FORMAT, "kind": split.kind, "params": split.params, "dataset": split.dataset,
             "n_users": split.n_users, "n_items": split.n_items}
@@ -336,7 +357,8 @@ def _load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
             raise DataError(f"{folder}: split is over {n_users} users x {n_items} items, dataset "
                             f"{dataset.name!r} has {dataset.n_users} x {dataset.n_items}")
         catalog, user_info = dataset.catalog, dataset.user_info
-    parts = [Interactions(*(arrays[f"{part}_{col}"] for col in _COLUMNS), n_users, n_items, catalog,
-                          user_info) for part in _PARTS]
-    return Split(*parts, meta["kind"], meta["params"], meta["dataset"])
+    stored = [p for p in (*_PARTS, "unused") if f"{p}_user" in arrays.files]
+    parts = {part: Interactions(*(arrays[f"{part}_{col}"] for col in _COLUMNS), n_users, n_items, catalog,
+                                user_info) for part in stored}
+    return Split(*(parts[p] for p in _PARTS), meta["kind"], meta["params"], meta["dataset"], parts.get("unused"))
 
