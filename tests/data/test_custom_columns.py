@@ -68,3 +68,16 @@ def test_no_mapping_error_lists_the_file_columns(ml100k_as_csv):
     with pytest.raises(MissingColumnError, match=re.escape("no column mapping given and no column named 'user' "
                                                            "column; the file has ['uid', 'movie', 'stars', 'ts']")):
         read_table(ml100k_as_csv / "my_ratings.csv")
+
+
+def test_run_config_reads_custom_files_typed_and_named_after_the_file(ml100k, ml100k_as_csv):
+    from llm4rec.eval.config import DatasetSpec
+    from llm4rec.eval.runner import load_data
+
+    spec = DatasetSpec(path=str(ml100k_as_csv / "my_ratings.csv"), columns=MAPPING,
+                       items=str(ml100k_as_csv / "movies.csv"), item_id_column="movie", dtypes={"year": "int"},
+                       list_fields=["genres"])
+    ds = load_data(spec)
+    assert ds.name == "my_ratings"  # not "ml-100k"
+    assert ds.catalog.text() == ml100k.catalog.text()
+    assert load_data(DatasetSpec()).name == "ml-100k"

@@ -13,14 +13,20 @@ from llm4rec.eval.protocols import FullRanking, Protocol
 
 
 class DatasetSpec(Config):
-    """A built-in dataset by ``name``, or a file by ``path`` with a column mapping."""
+    """A built-in dataset by ``name`` (default ``ml-100k``), or a file by ``path`` with a column mapping
+    (``name`` then defaults to the file's stem)."""
 
-    name: str = "ml-100k"
+    name: str | None = Field(None, description="built-in dataset, or the name a file's dataset is reported as")
     path: str | None = Field(None, description="CSV/TSV/Parquet interactions file, or a RecBole atomic prefix")
     format: Literal["csv", "tsv", "parquet", "recbole"] | None = None
+    sep: str | None = Field(None, description="delimiter of text files (default: by suffix)")
     columns: dict[str, str] = Field(default_factory=dict, description="role (user/item/timestamp/rating) -> column")
     items: str | None = Field(None, description="optional item table whose text columns join the catalog")
     item_id_column: str = "item"
+    dtypes: dict[str, Literal["str", "int", "float", "list"]] = Field(
+        default_factory=dict, description="types of item-table columns, e.g. {year = 'int'}")
+    list_fields: list[str] = Field(default_factory=list, description="item-table columns holding lists")
+    list_sep: str = Field("|", description="separator inside list cells")
     duplicates: Literal["error", "keep", "first", "last"] = "error"
     kcore: int = Field(0, ge=0, description="iterative k-core filter before splitting (0 = off)")
 
@@ -28,6 +34,8 @@ class DatasetSpec(Config):
 class SplitSpec(Config):
     kind: Literal["leave_one_out", "temporal", "cold_start_items", "cold_start_users"] = "leave_one_out"
     seed: int = 42
+    ties: str = Field("file_order", description="order of same-time interactions: 'file_order' (default), "
+                                                "'item_id' or 'random(SEED)'")
     params: dict[str, Any] = Field(default_factory=dict)
 
 

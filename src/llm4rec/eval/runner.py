@@ -62,22 +62,28 @@ def load_data(spec: DatasetSpec) -> Dataset:
     from llm4rec.data.loaders import read_recbole, read_table
 
     if spec.path is None:
-        ds = load_dataset(spec.name)
+        ds = load_dataset(spec.name or "ml-100k")
     elif spec.format == "recbole":
         ds = read_recbole(spec.path, name=spec.name)
     else:
         ds = read_table(spec.path, columns=spec.columns or None, items=spec.items,
                         item_id_column=spec.item_id_column, duplicates=spec.duplicates, name=spec.name,
-                        format=spec.format)
+                        format=spec.format, sep=spec.sep, dtypes=spec.dtypes, list_fields=spec.list_fields,
+                        list_sep=spec.list_sep)
     return ds
 
 
 def make_run_split(ds: Dataset, dspec: DatasetSpec, sspec: SplitSpec) -> Split:
-    from llm4rec.data.split import kcore, make_split
+    """The run's split; rows a k-core filter removes stay known to it (``Split.unused``), so sampled
+    negatives never include an item the user rated before filtering."""
+    from llm4rec.data.split import kcore_with_removed, make_split
 
+    removed = None
     if dspec.kcore:
-        ds = kcore(ds, dspec.kcore)
-    return make_split(ds, sspec.kind, seed=sspec.seed, **sspec.params)
+        ds, removed = kcore_with_removed(ds, dspec.kcore)
+    params = {"ties": sspec.ties, **sspec.params}
+    split = make_split(ds, sspec.kind, seed=sspec.seed, **params)
+    return split if removed is None else split.with_unused(removed)
 
 
 def split_metric(name: str) -> tuple[str, int | None]:
