@@ -142,7 +142,10 @@ def _manifest_ok(folder: Path) -> bool:
         return False
     try:
         entries: dict[str, str] = json.loads(manifest.read_text())["files"]
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError, OSError):
+        entries = {}
+    if not isinstance(entries, dict) or not entries:
+        log.warning("cached artifact %s has a damaged or empty %s; fetching again", folder, MANIFEST)
         return False
     for name, digest in entries.items():
         f = folder / name

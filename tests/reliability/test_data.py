@@ -130,3 +130,34 @@ def test_damaged_row_is_recomputed_in_use_mode_and_an_error_in_replay(tmp_path, 
         assert "recomputing" in caplog.text
         assert len(srv.requests) == 2
         assert gen("replay").chat(msgs) == "fine"  # the row was rewritten
+
+
+@pytest.mark.parametrize("manifest", ['{"files": []}', "{not json", '{"name": "x"}'])
+def test_damaged_manifest_is_not_trusted(tmp_path, manifest, caplog):
+    from llm4rec.artifacts import MANIFEST, _manifest_ok
+
+    (tmp_path / MANIFEST).write_text(manifest)
+    with caplog.at_level(logging.WARNING):
+        assert not _manifest_ok(tmp_path)
+    assert "damaged or empty" in caplog.text
+
+
+def test_empty_dataset_manifest_is_fetched_again(tmp_path, monkeypatch, caplog):
+    manifest = '{"files": {}}'
+    import shutil
+
+    from llm4rec.artifacts import CACHE_ENV, MANIFEST
+    from llm4rec.data import fetch_dataset, load_dataset
+
+    cached = fetch_dataset("ml-100k")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    copy = tmp_path / "ml-100k"
+    shutil.copytree(cached, copy)
+    for f in copy.iterdir():
+        if f.name != MANIFEST:
+            f.unlink()
+    (copy / MANIFEST).write_text(manifest)
+    with caplog.at_level(logging.WARNING):
+        assert fetch_dataset("ml-100k") == copy
+    assert "damaged or empty MANIFEST.json" in caplog.text
+    assert load_dataset("ml-100k", memo=False).summary()["interactions"] == 100_000
