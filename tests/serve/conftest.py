@@ -62,3 +62,34 @@ def server_factory(ml100k, fitted, tokens_file):
     yield start
     for s in started:
         s.stop()
+
+
+CONFIG = """
+name = "serve-test"
+[dataset]
+name = "ml-100k"
+[[models]]
+name = "itemknn"
+[[models]]
+name = "llm-rerank"
+label = "rerank"
+[models.params]
+retriever = "itemknn"
+top_n = 5
+ranker = "llm-likelihood"
+ranker_params = {generator = {backend = "toy"}, progress = false}
+"""
+
+
+@pytest.fixture(scope="session")
+def artifact(tmp_path_factory):
+    """An artifact written by ``llm4rec train CONFIG --save DIR``: item-kNN and an item-kNN + LLM pipeline."""
+    from typer.testing import CliRunner
+
+    from llm4rec.cli import app
+
+    root = tmp_path_factory.mktemp("artifact")
+    (root / "run.toml").write_text(CONFIG)
+    res = CliRunner().invoke(app, ["train", str(root / "run.toml"), "--save", str(root / "art")])
+    assert res.exit_code == 0, res.output
+    return root / "art"

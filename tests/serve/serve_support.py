@@ -41,7 +41,7 @@ class LiveServer:
             time.sleep(0.05)
 
     def client(self, **kw) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=AUTH, timeout=30.0, **kw)
+        return httpx.Client(base_url=self.url, headers=AUTH, **{"timeout": 30.0, **kw})
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -12,35 +12,8 @@ import httpx
 import numpy as np
 import pytest
 from serve_support import AUTH, TOKEN, free_port
-from typer.testing import CliRunner
 
-from llm4rec.cli import app
 from llm4rec.errors import ArtifactError, ConfigError
-
-CONFIG = """
-name = "serve-test"
-[dataset]
-name = "ml-100k"
-[[models]]
-name = "itemknn"
-[[models]]
-name = "llm-rerank"
-label = "rerank"
-[models.params]
-retriever = "itemknn"
-top_n = 5
-ranker = "llm-likelihood"
-ranker_params = {generator = {backend = "toy"}, progress = false}
-"""
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    root = tmp_path_factory.mktemp("artifact")
-    (root / "run.toml").write_text(CONFIG)
-    res = CliRunner().invoke(app, ["train", str(root / "run.toml"), "--save", str(root / "art")])
-    assert res.exit_code == 0, res.output
-    return root / "art"
 
 
 def test_artifact_is_self_describing_data(artifact, ml100k):

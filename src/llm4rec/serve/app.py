@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from llm4rec import __version__
+from llm4rec.lm.errors import LMError
 from llm4rec.models.base import Recommender
 from llm4rec.serve import schemas as S
 from llm4rec.serve.auth import load_tokens, token_ok
@@ -28,7 +29,7 @@ from llm4rec.serve.service import Service, ServiceError, adhoc_ok, explains, use
 from llm4rec.serve.sessions import SessionStore
 
 PAGE = Path(__file__).with_name("demo.html")
-_ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": S.ErrorResponse} for c in (401, 404, 422, 429, 504)}
+_ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": S.ErrorResponse} for c in (401, 404, 422, 429, 502, 504)}
 
 
 def _chat_model(service: Service) -> Recommender | None:
@@ -83,6 +84,10 @@ def create_app(service: Service) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(LMError)
+    async def _backend_error(_: Request, exc: LMError) -> JSONResponse:
+        return _error(502, "backend_error", f"language-model backend failed: {exc}")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
