@@ -307,6 +307,32 @@ SPLITTERS: dict[str, Callable[..., Split]] = {
 }
 
 
+_FRACTIONS = {"temporal": ("valid", "test"), "cold_start_items": ("test_frac", "valid_frac"),
+              "cold_start_users": ("frac",)}
+
+
+def check_split_params(kind: str, params: dict[str, Any]) -> None:
+    """Validate split parameters before any data is read: known kind, known parameter names (typos
+    list the valid ones), fractions in [0, 1) that leave rows for train. Raises :class:`ConfigError`."""
+    import inspect
+
+    if kind not in SPLITTERS:
+        raise ConfigError(f"unknown split kind {kind!r}; use one of {', '.join(SPLITTERS)}")
+    names = [p for p in inspect.signature(SPLITTERS[kind]).parameters if p != "ds"]
+    unknown = sorted(set(params) - set(names) - {"seed"})
+    if unknown:
+        raise ConfigError(f"unknown parameters {unknown} for split {kind!r}; valid: {', '.join(names)}")
+    fracs = {k: params[k] for k in _FRACTIONS.get(kind, ()) if k in params}
+    try:
+        for k, v in fracs.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{k} must be a number, not {v!r}")
+        defaults = {p.name: p.default for p in inspect.signature(SPLITTERS[kind]).parameters.values()}
+        _check_fractions(**{k: float(params.get(k, defaults[k])) for k in _FRACTIONS.get(kind, ())})
+    except ValueError as exc:
+        raise ConfigError(f"split {kind!r}: {exc}") from None
+
+
 def make_split(ds: SplitSource, kind: str, **params: Any) -> Split:
     """Build a split by kind (``leave_one_out``, ``temporal``, ``cold_start_items``,
     ``cold_start_users``) with ``params``."""
