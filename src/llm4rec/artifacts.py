@@ -36,7 +36,11 @@ MANIFEST = "MANIFEST.json"
 def cache_dir() -> Path:
     """Root of the artifact cache: ``$LLM4REC_CACHE`` or the user cache directory."""
     root = Path(os.environ.get(CACHE_ENV) or user_cache_dir("llm4rec"))
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArtifactError(f"cannot use the cache folder {root} ({exc.strerror or exc}); set ${CACHE_ENV} to a "
+                            "writable folder") from None
     return root
 
 

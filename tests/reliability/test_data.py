@@ -161,3 +161,13 @@ def test_empty_dataset_manifest_is_fetched_again(tmp_path, monkeypatch, caplog):
         assert fetch_dataset("ml-100k") == copy
     assert "damaged or empty MANIFEST.json" in caplog.text
     assert load_dataset("ml-100k", memo=False).summary()["interactions"] == 100_000
+
+
+def test_blocked_dataset_cache_folder_is_named(tmp_path, monkeypatch):
+    from llm4rec.artifacts import CACHE_ENV, cache_dir
+    from llm4rec.errors import ArtifactError
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "file" / "cache"))
+    with pytest.raises(ArtifactError, match=r"file/cache .*LLM4REC_CACHE"):
+        cache_dir()

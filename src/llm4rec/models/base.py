@@ -202,11 +202,14 @@ class Recommender(ABC):
                 history = Interactions.build(z["history_user"], z["history_item"], z["history_timestamp"],
                                              z["history_rating"], n_users=model.n_users_, n_items=model.n_items_)
                 state = {k[len("state."):]: z[k] for k in z.files if k.startswith("state.")}
+            for ids, n, what in ((history.user, model.n_users_, "user"), (history.item, model.n_items_, "item")):
+                if len(ids) and (ids.min() < 0 or ids.max() >= n):
+                    raise ValueError(f"history {what} ids outside [0, {n})")
             model._set_state(state)
+            model._use_history(history)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ArtifactError(f"{path / 'state.npz'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
                                 "save the model again") from None
-        model._use_history(history)
         return model
 
 
