@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from contract import RecommenderContract
 
+from contract import RecommenderContract
 from llm4rec.errors import ConfigError
 from llm4rec.eval.protocols import FullRanking
 from llm4rec.models import make_model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -13,7 +14,7 @@ from torch import nn
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.classic._torch import Batch
-from llm4rec.models.classic.bpr import BPRConfig, BPRMF
+from llm4rec.models.classic.bpr import BPRMF, BPRConfig
 
 
 class LightGCNConfig(BPRConfig):
@@ -21,7 +22,7 @@ class LightGCNConfig(BPRConfig):
 
     layers: int = Field(2, ge=0, description="propagation layers (0 is plain MF on the layer-0 embeddings)")
     reg: float = Field(1e-4, ge=0, description="L2 penalty on the layer-0 embeddings of each (u, i, j) triple")
-    lr: float = Field(2e-3, gt=0)
+    lr: float = Field(1e-2, gt=0)
 
 
 class _Embeddings(nn.Module):
@@ -34,18 +35,33 @@ class _Embeddings(nn.Module):
 
 
 def normalized_adjacency(history: Interactions) -> torch.Tensor:
-    """``D^-1/2 A D^-1/2`` of the user-item bipartite graph (users first), a sparse COO tensor."""
+    """``D^-1/2 A D^-1/2`` of the user-item bipartite graph (users first), a sparse CSR tensor (symmetric)."""
     x = history.to_csr()
     x.data[:] = 1.0
-    n_users, n_items = x.shape
     a = sp.bmat([[None, x], [x.T, None]], format="csr", dtype=np.float32)
     deg = np.asarray(a.sum(1)).ravel()
     inv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-12)), 0.0).astype(np.float32)
     a = sp.diags(inv) @ a @ sp.diags(inv)
-    a = a.tocoo()
-    idx = torch.from_numpy(np.vstack([a.row, a.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(a.data.astype(np.float32)), a.shape,
-                                   check_invariants=False).coalesce()
+    a = a.tocsr()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(torch.from_numpy(a.indptr.astype(np.int64)),
+                                       torch.from_numpy(a.indices.astype(np.int64)),
+                                       torch.from_numpy(a.data.astype(np.float32)), size=a.shape)
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """``A @ x`` for a symmetric sparse ``A``: the gradient is ``A @ grad`` (no transpose; ~5x faster
+    than autograd through a COO product)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.a = a
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
+        return None, torch.sparse.mm(ctx.a, grad)
 
 
 class LightGCN(BPRMF):
@@ -72,7 +88,7 @@ class LightGCN(BPRMF):
         e = torch.cat([net.user.weight, net.item.weight])
         total = e
         for _ in range(self.config.layers):
-            e = torch.sparse.mm(self._graph, e)
+            e = _SymmetricSpMM.apply(self._graph, e)
             total = total + e
         total = total / (self.config.layers + 1)
         return total[:self.n_users_], total[self.n_users_:]
@@ -85,7 +101,8 @@ class LightGCN(BPRMF):
         u, i, j = batch
         net: _Embeddings = self.net_  # type: ignore[assignment]
         users, items = self._propagate()
-        diff = (users[u] * (items[i] - items[j])).sum(-1)
+        emb = nn.functional.embedding  # deterministic backward (indexing accumulates in thread order)
+        diff = (emb(u, users) * (emb(i, items) - emb(j, items))).sum(-1)
         ego = net.user(u).pow(2).sum() + net.item(i).pow(2).sum() + net.item(j).pow(2).sum()
         return -nn.functional.logsigmoid(diff).mean() + self.config.reg * ego / len(u)
 
