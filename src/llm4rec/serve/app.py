@@ -52,10 +52,11 @@ def create_app(service: Service) -> FastAPI:
     settings, metrics = service.settings, service.metrics
     tokens = load_tokens(settings) if settings.auth else []
     s = settings
+    # LM-using models score user by user (an LLM call each): batching them only delays every answer
     batchers = {label: MicroBatcher(partial(service.run_jobs, label), service.lane(label), s.batch_window_ms / 1000,
-                                    s.max_batch if s.batching else 1,
+                                    s.max_batch if s.batching and not uses_lm(m) else 1,
                                     on_batch=metrics.batch_size.labels(label).observe)
-                for label in service.models}
+                for label, m in service.models.items()}
     chat_model = _chat_model(service)
     store = None if chat_model is None else SessionStore(chat_model, s.chat_encoder, s.session_ttl_s, s.max_sessions,
                                                          s.explain_tokens)
