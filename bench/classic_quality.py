@@ -16,7 +16,8 @@ from pathlib import Path
 
 from _report import write_section
 from llm4rec.eval.config import load_run_config
-from llm4rec.eval.runner import Record, run
+from llm4rec.eval.results import Record
+from llm4rec.eval.runner import run
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = [ROOT / "configs" / "ml100k-classic.toml", ROOT / "configs" / "ml1m-classic.toml"]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import write_section
 from llm4rec.data import load_dataset
 from llm4rec.data.split import Split, leave_one_out
-from llm4rec.eval.protocols import FullRanking
+from llm4rec.eval import FullRanking, early_stopping
 from llm4rec.eval.stats import bootstrap_ci, paired_test
 from llm4rec.models import make_model
 from llm4rec.models.base import Recommender
@@ -51,7 +51,7 @@ def pretrain(epochs: int, valid_users: int) -> tuple[Path, dict[str, float]]:
     valid = split.valid.subset(np.isin(split.valid.user, val_users))
     model = make_model("unisrec", {**SEQ, "all_windows": False, "epochs": epochs, "patience": 2})
     t0 = time.perf_counter()
-    model.fit(split.train, valid)
+    model.fit(split.train, valid, early_stopping(split.train, valid))
     info = {"fit_s": time.perf_counter() - t0, "epochs": len(model.fit_log_), "best_epoch": model.best_epoch_,
             "valid_ndcg@10": max(e.get("ndcg@10", 0.0) for e in model.fit_log_),
             "s_per_epoch": float(np.mean([e["seconds"] for e in model.fit_log_]))}
@@ -89,7 +89,7 @@ def main() -> None:
     for label, (name, params) in variants.items():
         model: Recommender = make_model(name, params)
         t0 = time.perf_counter()
-        model.fit(train.train, train.valid)
+        model.fit(train.train, train.valid, early_stopping(train.train, train.valid))
         fit_s = time.perf_counter() - t0
         model.set_history(split.known_for("test"))
         res = proto.evaluate(model, split, "test", ks=(10, 20), metrics=("hr", "ndcg"))

@@ -89,10 +89,13 @@ def make_variant(name: str, **overrides: Any):
 
 def run_variant(name: str, split, users: np.ndarray, protocol, save: Path | None = None, chunk: int = 10,
                 **overrides: Any) -> dict[str, Any]:
-    """Fit one variant and evaluate it on ``users`` (see :func:`evaluate_variant`)."""
+    """Fit one variant (early stopping on validation NDCG@10) and evaluate it on ``users`` (see
+    :func:`evaluate_variant`)."""
+    from llm4rec.eval import early_stopping
+
     model = make_variant(name, **overrides)
     t0 = time.perf_counter()
-    model.fit(split.train, split.valid)
+    model.fit(split.train, split.valid, early_stopping(split.train, split.valid))
     return evaluate_variant(name, model, time.perf_counter() - t0, split, users, protocol, save, chunk)
 
 

@@ -29,7 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--users", type=int, default=100)
     args = ap.parse_args()
-    from llm4rec.eval.protocols import FullRanking
+    from llm4rec.eval import FullRanking, early_stopping
     from llm4rec.models import make_model
     from llm4rec.models.llm.rerank import RerankRecommender
 
@@ -38,7 +38,7 @@ def main() -> None:
     llm_params = {**LLM_COMMON, "generator": SMOL}
     OUT.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    sasrec = make_model("sasrec", SASREC).fit(split.train, split.valid)
+    sasrec = make_model("sasrec", SASREC).fit(split.train, split.valid, early_stopping(split.train, split.valid))
     fit_s = time.perf_counter() - t0
     ranker = make_model("llm-likelihood", llm_params).fit(split.train, split.valid)
     rows = []

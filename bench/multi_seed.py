@@ -59,6 +59,7 @@ def _finished(out: Path, labels: list[str]) -> bool:
 
 
 def run_llmrank(split_name: str, seeds: list[int], n_users: int, names: list[str], runs: Path) -> None:
+    from llm4rec.eval import early_stopping
     from llm_rank import BASELINES, SPLITS, evaluate_variant, make_variant, setup
 
     names = [v for n in names for v in (BASELINES if n == "baselines" else [n])]
@@ -77,7 +78,7 @@ def run_llmrank(split_name: str, seeds: list[int], n_users: int, names: list[str
             if split_seed not in fitted:  # leave-one-out: one fit serves every candidate seed
                 model = make_variant(name)
                 t0 = time.perf_counter()
-                model.fit(split.train, split.valid)
+                model.fit(split.train, split.valid, early_stopping(split.train, split.valid))
                 fitted = {split_seed: (model, time.perf_counter() - t0)}
             model, fit_s = fitted[split_seed]
             print(f"== {name} seed {seed} ({len(users)} users, {time.strftime('%H:%M:%S')})", flush=True)

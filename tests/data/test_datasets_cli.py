@@ -6,7 +6,7 @@ import re
 
 from typer.testing import CliRunner
 
-from llm4rec.data.cli import datasets_app
+from llm4rec.cli.datasets import datasets_app
 
 runner = CliRunner()
 

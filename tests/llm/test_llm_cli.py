@@ -7,7 +7,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from llm4rec.models.llm.cli import llm_app, register
+from llm4rec.cli.llm import llm_app, register
 
 TOY = ["--backend", "toy"]
 

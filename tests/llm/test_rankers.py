@@ -127,9 +127,7 @@ def test_explain_cites_only_the_users_history(small_split, eval_users, smol_avai
     u = int(eval_users[0])
     text = model.explain(u, 50, max_tokens=32)
     seen = set(small_split.train.sequences()[u].tolist())
-    from llm4rec.models.llm.explain import evidence
-
-    ev = evidence(model, u, 50)
+    ev = model.evidence(u, 50)
     assert ev and set(ev) <= seen
     assert text.startswith("Because you watched " + "; ".join(model.texts(ev)))
 

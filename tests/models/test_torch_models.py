@@ -16,7 +16,7 @@ import torch
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.data.split import Split
-from llm4rec.eval.protocols import FullRanking
+from llm4rec.eval import FullRanking, early_stopping
 from llm4rec.models import make_model
 from llm4rec.models.base import Recommender
 from llm4rec.models.classic._seq import gather_left_padded, window_bounds
@@ -33,7 +33,8 @@ SEQUENTIAL = ["sasrec", "bert4rec", "gru4rec"]
 
 @pytest.fixture(scope="module")
 def fitted(small_split: Split) -> dict[str, Recommender]:
-    return {name: make_model(name, {**TINY, **cfg}).fit(small_split.train, small_split.valid)
+    options = early_stopping(small_split.train, small_split.valid)
+    return {name: make_model(name, {**TINY, **cfg}).fit(small_split.train, small_split.valid, options)
             for name, cfg in CONFIGS.items()}
 
 

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from llm4rec.eval.results import Record, RunResult
+
 if TYPE_CHECKING:
     from llm4rec.data.dataset import Dataset
     from llm4rec.data.split import Split
     from llm4rec.eval.config import RunConfig
-    from llm4rec.eval.runner import Record, RunResult
 
 
 def metric_name(r: Record) -> str:

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import traceback
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,33 +27,14 @@ from llm4rec.data.dataset import Dataset
 from llm4rec.data.split import Split
 from llm4rec.eval.config import DatasetSpec, RunConfig, SplitSpec
 from llm4rec.eval.protocols import EvalProtocol
+from llm4rec.eval.report import write_outputs
+from llm4rec.eval.results import Record, RunResult
 from llm4rec.eval.stats import bootstrap_ci
+from llm4rec.eval.validation import early_stopping
 from llm4rec.models.base import Recommender
 from llm4rec.models.registry import make_model
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Record:
-    """One row of ``results.json``."""
-
-    model: str
-    protocol: str
-    metric: str
-    k: int | None
-    value: float
-    ci_low: float | None
-    ci_high: float | None
-    n_users: int
-
-
-@dataclass
-class RunResult:
-    records: list[Record]
-    per_user: dict[str, np.ndarray]
-    failures: dict[str, str]
-    output_dir: Path
 
 
 def load_data(spec: DatasetSpec) -> Dataset:
@@ -138,8 +119,6 @@ def sample_eval_users(split: Split, cfg: RunConfig) -> Split:
 
 def run(cfg: RunConfig, output_dir: str | Path | None = None) -> RunResult:
     """Execute a run configuration end to end and write its outputs."""
-    from llm4rec.eval.report import write_outputs
-
     out = Path(output_dir) if output_dir else cfg.output_dir()
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.toml")
@@ -150,13 +129,14 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None) -> RunResult:
              len(split.valid), len(split.test), time.perf_counter() - t0)
     split = sample_eval_users(split, cfg)
     result = RunResult([], {}, {}, out)
+    options = early_stopping(split.train, split.valid)  # NDCG@10 on the validation part
     for spec in cfg.models:
         label = spec.display
         try:
             model = make_model(spec.name, spec.params)
             log.info("fitting %s", label)
             start = time.perf_counter()
-            model.fit(split.train, split.valid)
+            model.fit(split.train, split.valid, options)
             fit_seconds = time.perf_counter() - start
             records, per_user = evaluate_model(model, label, split, cfg.protocols, cfg)
             records.append(Record(label, "cost", "fit_seconds", None, fit_seconds, None, None, 0))

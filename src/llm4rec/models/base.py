@@ -22,6 +22,7 @@ from llm4rec.config import Config, read_toml
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ArtifactError, ConfigError, NotFittedError, UnknownUserError
 from llm4rec.lm.policy import Backends, guard_loaded
+from llm4rec.models.training import TrainingOptions
 
 
 class ModelConfig(Config):
@@ -55,15 +56,29 @@ class Recommender(ABC):
         return f"{type(self).__name__}({self.config!r})"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> Recommender:
-        """Train on ``train`` (``valid`` only for early stopping / model selection); returns ``self``."""
+    def fit(self, train: Interactions, valid: Interactions | None = None,
+            options: TrainingOptions | None = None) -> Recommender:
+        """Train on ``train``; returns ``self``.
+
+        ``valid`` serves model selection; early stopping reads it through
+        ``options.validator`` (see :class:`~llm4rec.models.training.TrainingOptions`).
+        """
         if len(train) == 0:
             raise ValueError("cannot fit on an empty interaction log")
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
-        self._fit(train, valid)
+        self._options = options or TrainingOptions()
+        try:
+            self._fit(train, valid)
+        finally:
+            del self._options  # runtime options are not fitted state
         self._use_history(train)
         return self
+
+    @property
+    def training_options(self) -> TrainingOptions:
+        """The options of the ``fit`` call in progress (defaults outside ``fit``)."""
+        return getattr(self, "_options", None) or TrainingOptions()
 
     @abstractmethod
     def _fit(self, train: Interactions, valid: Interactions | None) -> None: ...

@@ -1,9 +1,10 @@
 """Shared PyTorch machinery for the neural classic models (BPR-MF, SASRec, BERT4Rec, GRU4Rec).
 
 :class:`TorchRecommender` owns everything that is not model-specific: seeding,
-the Adam training loop with a per-epoch progress bar, early stopping on
-validation NDCG@10 (measured by the project's full-ranking protocol) with the
-best weights kept, batched no-grad scoring and ``state_dict`` <-> numpy
+the Adam training loop with a per-epoch progress bar, early stopping on the
+validator's score (``fit(..., options=TrainingOptions(validator=...))``; ``llm4rec
+run`` passes NDCG@10 on the validation split by the full-ranking protocol) with the
+best weights kept, per-epoch callbacks, batched no-grad scoring and ``state_dict`` <-> numpy
 conversion for :meth:`Recommender.save` / :meth:`Recommender.load`.
 
 A subclass provides ``_build_net`` (the ``nn.Module``, rebuilt from config and
@@ -13,12 +14,13 @@ A subclass provides ``_build_net`` (the ``nn.Module``, rebuilt from config and
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -28,8 +30,10 @@ from tqdm.auto import tqdm
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.models.training import Validator
 
 Batch = tuple[torch.Tensor, ...]
+log = logging.getLogger(__name__)
 
 
 class TorchConfig(ModelConfig):
@@ -91,17 +95,17 @@ class TorchRecommender(Recommender):
             self.net_ = self._build_net()
             self._on_history(train)  # validation scores users from their train history
             self._prepare(train)
-            self._train_loop(rng, self._validation_split(train, valid))
+            self._train_loop(rng, self._validator(valid))
         self.net_.eval()
 
-    def _train_loop(self, rng: np.random.Generator, split: Any) -> None:
-        cfg = self.config
+    def _train_loop(self, rng: np.random.Generator, validator: Validator | None) -> None:
+        cfg, options = self.config, self.training_options
         params = [p for p in self.net_.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.fit_log_: list[dict[str, float]] = []
         best, best_state, bad = -math.inf, None, 0
         self.best_epoch_ = cfg.epochs
-        show = cfg.progress and sys.stderr.isatty()
+        show = (cfg.progress if options.progress is None else options.progress) and sys.stderr.isatty()
         for epoch in range(1, cfg.epochs + 1):
             start, total, n = time.perf_counter(), 0.0, 0
             self.net_.train()
@@ -118,35 +122,27 @@ class TorchRecommender(Recommender):
             bar.close()
             entry = {"epoch": epoch, "loss": total / max(n, 1), "seconds": time.perf_counter() - start}
             self.fit_log_.append(entry)
-            if split is None or epoch % cfg.eval_every:
-                continue
-            entry["ndcg@10"] = score = self._validate(split)
-            if score > best:
-                best, bad, self.best_epoch_ = score, 0, epoch
-                best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= cfg.patience:
-                    break
+            stop = False
+            if validator is not None and epoch % cfg.eval_every == 0:
+                entry[options.validation_name] = score = float(validator(self))
+                if score > best:
+                    best, bad, self.best_epoch_ = score, 0, epoch
+                    best_state = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+                else:
+                    bad += 1
+                    stop = bad >= cfg.patience
+            if options.on_epoch_end(self, entry) or stop:
+                break
         if best_state is not None:
             self.net_.load_state_dict(best_state)
 
-    @staticmethod
-    def _validation_split(train: Interactions, valid: Interactions | None) -> Any:
-        if valid is None or len(valid) == 0:
-            return None
-        from llm4rec.data.split import Split
-
-        empty = valid.subset(np.zeros(len(valid), bool))
-        return Split(train, valid, empty, kind="fit")
-
-    def _validate(self, split: Any) -> float:
-        """Mean NDCG@10 on ``split.valid`` by the project's full-ranking protocol (seen items excluded)."""
-        from llm4rec.eval.protocols import FullRanking
-
-        result = FullRanking().evaluate(self, split, part="valid", ks=(10,), metrics=("ndcg",))
-        values = np.asarray(result.per_user["ndcg@10"], dtype=np.float64)
-        return float(values.mean()) if values.size else 0.0
+    def _validator(self, valid: Interactions | None) -> Validator | None:
+        """The fit's validator; ``valid`` without one trains the full ``epochs`` (logged once)."""
+        validator = self.training_options.validator
+        if validator is None and valid is not None and len(valid):
+            log.info("%s: no validator passed to fit (options=TrainingOptions(validator=...)); no early stopping, "
+                     "training all %d epochs", self.name, self.config.epochs)
+        return validator
 
     # ------------------------------------------------------------------ scoring
     def _score(self, users: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from llm4rec.models.classic._seq import PAD, TransformerEncoder
 from llm4rec.models.classic.sasrec import SASRec, SASRecConfig
 from llm4rec.models.embed.layers import ItemTable, MoEAdaptor
 from llm4rec.models.embed.text import TextConfig, TextFeatures
+from llm4rec.models.training import Validator
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +143,11 @@ class UniSRec(TextFeatures, SASRec):
             for name, p in self.net_.named_parameters():
                 p.requires_grad_(self.config.finetune == "adaptor" and name.startswith("item."))
 
-    def _train_loop(self, rng: np.random.Generator, split: object) -> None:
+    def _train_loop(self, rng: np.random.Generator, validator: Validator | None) -> None:
         if self.config.pretrained and self.config.finetune == "none":  # zero-shot: keep the source weights
             self.fit_log_, self.best_epoch_ = [], 0
             return
-        super()._train_loop(rng, split)
+        super()._train_loop(rng, validator)
 
     def n_trainable(self) -> int:
         """Parameters updated by the last fit (for cost tables)."""

@@ -9,6 +9,6 @@
 | ``llm-rerank`` | any retriever's top N reordered by an LLM ranker (LlamaRec) | :mod:`.rerank` |
 | ``llm-query`` | LLM-written query, encoder retrieval (MINT) | :mod:`.query` |
 
-Explanations (:mod:`.explain`), conversation (:mod:`.chat`) and their CLI commands (:mod:`.cli`)
-build on the same rankers. See ``docs/llm.md``.
+Explanations (:mod:`.explain`) and conversation (:mod:`.chat`) build on the same rankers; their
+CLI commands live in :mod:`llm4rec.cli.llm`. See ``docs/llm.md``.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
@@ -25,6 +25,7 @@ from llm4rec.errors import ConfigError
 from llm4rec.lm.base import Generator
 from llm4rec.models.base import ModelConfig, Recommender
 from llm4rec.models.llm.backends import DEFAULT_GENERATOR, check_generator_spec, get_generator
+from llm4rec.models.llm.explain import phrase, related
 from llm4rec.prompts.library import PromptSet, clean_text, format_demos, format_history, item_texts
 
 log = logging.getLogger(__name__)
@@ -267,8 +268,22 @@ class LLMRanker(Recommender):
         self.__dict__.pop("stats_", None)
 
     # ------------------------------------------------------------------ explanations
+    def evidence(self, user: int, item: int, n: int = 3) -> list[int]:
+        """Up to ``n`` items of the user's history most related to ``item`` (best first)."""
+        return related(self.seqs_[int(user)], item, self.item_full_, n)
+
+    def phrase(self, evidence_items: Sequence[int], item: int, max_tokens: int = 80) -> str:
+        """``Because you watched A; B: <LLM-phrased reason>`` for ``item`` (backend usage is tracked)."""
+        c = self.config
+        names, name = self.texts(evidence_items), self.texts([item])[0]
+        if not names:  # no LLM call (the backend is not even built): nothing to track
+            return phrase(None, names, name)
+        with self._track(1):
+            return phrase(self.generator, names, name, noun=c.noun, prompt_file=c.prompt_file, max_tokens=max_tokens)
+
     def explain(self, user: int, item: int, n_evidence: int = 3, max_tokens: int = 80) -> str:
         """Why ``item`` suits ``user``, citing the history items most related to it (text overlap)."""
-        from llm4rec.models.llm.explain import explain
-
-        return explain(self, user, item, n_evidence=n_evidence, max_tokens=max_tokens)
+        self._check_users([user])
+        if not 0 <= int(item) < self.n_items_:
+            raise ValueError(f"item id must lie in [0, {self.n_items_}); got {item}")
+        return self.phrase(self.evidence(user, item, n_evidence), item, max_tokens)

@@ -18,7 +18,7 @@ import numpy as np
 
 from llm4rec.models.llm.backends import get_encoder
 from llm4rec.models.llm.base import LLMRanker
-from llm4rec.models.llm.explain import phrase, related
+from llm4rec.models.llm.explain import related
 from llm4rec.models.llm.grounding import normalize_title
 from llm4rec.prompts.library import PromptSet, format_history
 
@@ -130,7 +130,7 @@ class ChatSession:
         lines = []
         for i in asked:
             ev = related(known, i, self.model.item_full_, 3)
-            why = phrase(self.model, ev, i, self.explain_tokens) if ev else "it matches what you asked for."
+            why = self.model.phrase(ev, i, self.explain_tokens) if ev else "it matches what you asked for."
             lines.append(f"- {self.model.texts([i])[0]}: {why}")
         return "\n".join(lines)
 

@@ -54,11 +54,11 @@ class RerankRecommender(Recommender):
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         c = self.config
-        self.retriever_ = make_model(c.retriever, c.retriever_params).fit(train, valid)
+        self.retriever_ = make_model(c.retriever, c.retriever_params).fit(train, valid, self.training_options)
         self.ranker_ = make_model(c.ranker, c.ranker_params)
         if not isinstance(self.ranker_, LLMRanker):
             raise TypeError(f"ranker {c.ranker!r} is not an LLM ranker")
-        self.ranker_.fit(train, valid)
+        self.ranker_.fit(train, valid, self.training_options)
 
     def _on_history(self, history: Interactions) -> None:
         for sub in (self.retriever_, self.ranker_):

@@ -16,8 +16,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 
 def _mount_subapps() -> None:
-    from llm4rec.data.cli import datasets_app
-    from llm4rec.models.llm.cli import register as register_llm_commands
+    from llm4rec.cli.datasets import datasets_app
+    from llm4rec.cli.llm import register as register_llm_commands
     from llm4rec.serve.cli import register as register_serve_commands
 
     app.add_typer(datasets_app, name="datasets", help="List, fetch and describe datasets.")
@@ -37,9 +37,8 @@ def run(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", e
         max_users: Annotated[int | None, typer.Option(help="evaluate a seeded subset of users")] = None,
         ) -> None:
     """Run CONFIG: fit every model, evaluate every protocol, write results.json, report.md, metrics.png."""
-    from llm4rec.eval.config import load_run_config
-    from llm4rec.eval.report import print_tables
-    from llm4rec.eval.runner import run as run_config
+    from llm4rec.eval import load_run_config, print_tables
+    from llm4rec.eval import run as run_config
 
     cfg = load_run_config(config)
     if max_users is not None:
@@ -82,7 +81,3 @@ def entry() -> None:
 
 
 _mount_subapps()
-
-
-if __name__ == "__main__":
-    entry()
