@@ -65,9 +65,11 @@ def test_load_checks_the_subclass(pop_folder):
 
 
 def test_registry_refuses_a_target_that_is_not_a_recommender(monkeypatch):
+    import os.path
+
     from llm4rec.models import registry
 
-    monkeypatch.setitem(registry._MODELS, "not-a-model", "os.path:join")
+    monkeypatch.setitem(registry.MODELS._entries, "not-a-model", os.path.join)
     with pytest.raises(ConfigError, match="not a Recommender"):
         registry.get_model("not-a-model")
 

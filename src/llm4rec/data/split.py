@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from llm4rec.data.dataset import Dataset
 from llm4rec.data.exceptions import DataError
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
+from llm4rec.registry import SPLITS
 
 
 @dataclass(eq=False)
@@ -80,6 +80,7 @@ class Split:
         return _load_split(path, dataset)
 
 
+@SPLITS.register("leave_one_out")
 def leave_one_out(ds: Dataset | Interactions, *, min_train: int = 1, seed: int = 0,
                   ties: str = "file_order") -> Split:
     """Leave-one-out by time: per user the last interaction is test, the second-last valid.
@@ -186,6 +187,7 @@ def _by_role(inter: Interactions, role: np.ndarray, kind: str, params: dict[str,
     return Split(train, valid, test, kind, params, name, unused)
 
 
+@SPLITS.register("temporal")
 def temporal(ds: SplitSource, valid: float = 0.1, test: float = 0.1, *, seed: int = 0,
              ties: str = "file_order") -> Split:
     """Global temporal split: the earliest ``1 - valid - test`` share of all interactions is train,
@@ -209,6 +211,7 @@ def temporal(ds: SplitSource, valid: float = 0.1, test: float = 0.1, *, seed: in
                     _name(ds))
 
 
+@SPLITS.register("cold_start_items")
 def cold_start_items(ds: SplitSource, test_frac: float = 0.1, valid_frac: float = 0.1, *,
                      seed: int = 0, ties: str = "file_order") -> Split:
     """Cold-start items: a random ``test_frac`` (``valid_frac``) share of the rated items, drawn with
@@ -229,6 +232,7 @@ def cold_start_items(ds: SplitSource, test_frac: float = 0.1, valid_frac: float 
     return _by_role(inter, item_role[inter.item], "cold_start_items", params, _name(ds))
 
 
+@SPLITS.register("cold_start_users")
 def cold_start_users(ds: SplitSource, max_train: int = 5, frac: float = 0.1, *, seed: int = 0,
                      ties: str = "file_order") -> Split:
     """Few-interaction users: a seeded ``frac`` share of the users with at least ``max_train + 2``
@@ -299,14 +303,6 @@ def kcore_with_removed(ds: SplitSource, k: int, *, user_k: int | None = None,
     return sub, removed
 
 
-SPLITTERS: dict[str, Callable[..., Split]] = {
-    "leave_one_out": leave_one_out,
-    "temporal": temporal,
-    "cold_start_items": cold_start_items,
-    "cold_start_users": cold_start_users,
-}
-
-
 _FRACTIONS = {"temporal": ("valid", "test"), "cold_start_items": ("test_frac", "valid_frac"),
               "cold_start_users": ("frac",)}
 
@@ -316,9 +312,8 @@ def check_split_params(kind: str, params: dict[str, Any]) -> None:
     list the valid ones), fractions in [0, 1) that leave rows for train. Raises :class:`ConfigError`."""
     import inspect
 
-    if kind not in SPLITTERS:
-        raise ConfigError(f"unknown split kind {kind!r}; use one of {', '.join(SPLITTERS)}")
-    names = [p for p in inspect.signature(SPLITTERS[kind]).parameters if p != "ds"]
+    splitter = SPLITS.get(kind)  # ConfigError naming the registered kinds
+    names = [p for p in inspect.signature(splitter).parameters if p != "ds"]
     unknown = sorted(set(params) - set(names) - {"seed"})
     if unknown:
         raise ConfigError(f"unknown parameters {unknown} for split {kind!r}; valid: {', '.join(names)}")
@@ -327,20 +322,16 @@ def check_split_params(kind: str, params: dict[str, Any]) -> None:
         for k, v in fracs.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{k} must be a number, not {v!r}")
-        defaults = {p.name: p.default for p in inspect.signature(SPLITTERS[kind]).parameters.values()}
+        defaults = {p.name: p.default for p in inspect.signature(splitter).parameters.values()}
         _check_fractions(**{k: float(params.get(k, defaults[k])) for k in _FRACTIONS.get(kind, ())})
     except ValueError as exc:
         raise ConfigError(f"split {kind!r}: {exc}") from None
 
 
 def make_split(ds: SplitSource, kind: str, **params: Any) -> Split:
-    """Build a split by kind (``leave_one_out``, ``temporal``, ``cold_start_items``,
-    ``cold_start_users``) with ``params``."""
-    try:
-        splitter = SPLITTERS[kind]
-    except KeyError:
-        raise ConfigError(f"unknown split kind {kind!r}; use one of {', '.join(SPLITTERS)}") from None
-    return splitter(ds, **params)
+    """Build a split by its registered kind (``leave_one_out``, ``temporal``, ``cold_start_items``,
+    ``cold_start_users``; plug-ins add kinds, see :mod:`llm4rec.registry`) with ``params``."""
+    return SPLITS.get(kind)(ds, **params)
 
 
 _PARTS = ("train", "valid", "test")

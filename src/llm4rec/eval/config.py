@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from llm4rec.config import Config, check_path_name, describe_errors, read_toml
 from llm4rec.errors import ConfigError
 from llm4rec.eval.protocols import FullRanking, Protocol
+from llm4rec.registry import FORMATS, SPLITS
 
 
 class DatasetSpec(Config):
@@ -18,7 +19,8 @@ class DatasetSpec(Config):
 
     name: str | None = Field(None, description="built-in dataset, or the name a file's dataset is reported as")
     path: str | None = Field(None, description="CSV/TSV/Parquet interactions file, or a RecBole atomic prefix")
-    format: Literal["csv", "tsv", "parquet", "recbole"] | None = None
+    format: str | None = Field(None, description="registered reader (llm4rec.data.formats): csv, tsv, parquet, "
+                               "jsonl, recbole, amazon, goodreads, steam, mind, ...; default: by file suffix")
     sep: str | None = Field(None, description="delimiter of text files (default: by suffix)")
     columns: dict[str, str] = Field(default_factory=dict, description="role (user/item/timestamp/rating) -> column")
     items: str | None = Field(None, description="optional item table whose text columns join the catalog")
@@ -29,14 +31,29 @@ class DatasetSpec(Config):
     list_sep: str = Field("|", description="separator inside list cells")
     duplicates: Literal["error", "keep", "first", "last"] = "error"
     kcore: int = Field(0, ge=0, description="iterative k-core filter before splitting (0 = off)")
+    options: dict[str, Any] = Field(default_factory=dict, description="reader-specific keyword arguments")
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str | None) -> str | None:
+        if v is not None and v not in FORMATS:
+            raise ValueError(f"unknown dataset format {v!r}; available: {', '.join(FORMATS.names())}")
+        return v
 
 
 class SplitSpec(Config):
-    kind: Literal["leave_one_out", "temporal", "cold_start_items", "cold_start_users"] = "leave_one_out"
+    kind: str = Field("leave_one_out", description="registered split kind (llm4rec.registry.SPLITS)")
     seed: int = 42
     ties: str = Field("file_order", description="order of same-time interactions: 'file_order' (default), "
                                                 "'item_id' or 'random(SEED)'")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in SPLITS:
+            raise ValueError(f"unknown split kind {v!r}; available: {', '.join(SPLITS.names())}")
+        return v
 
 
 class ModelSpec(Config):

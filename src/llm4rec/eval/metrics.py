@@ -18,22 +18,66 @@ Definitions at cut-off ``k`` (``rel_j`` = hit at 1-based position ``j``,
   DCG of ``min(R, k)`` relevant items at the top.
 - ``mrr@k``       ``1 / j`` of the first relevant position ``j <= k``, else 0.
 - ``map@k``       ``sum_{j<=k} precision@j * rel_j / min(R, k)`` (AP truncated at ``k``).
+
+Every metric is a :class:`Metric` in :data:`llm4rec.registry.METRICS`; a ranking metric is one
+function decorated with :func:`ranking_metric` (plug-ins: the ``llm4rec.metrics`` entry points).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
 
 import numpy as np
 from scipy.stats import rankdata
 
-RANKING_METRICS: tuple[str, ...] = ("hr", "recall", "ndcg", "mrr", "map", "precision")
+from llm4rec.registry import METRICS
 
 
-def _check_names(metrics: Sequence[str]) -> None:
-    unknown = [m for m in metrics if m not in RANKING_METRICS]
+@dataclass(frozen=True)
+class Metric:
+    """A metric a run config may name (``[eval] metrics``), registered in :data:`llm4rec.registry.METRICS`.
+
+    ``kind`` says who computes it: ``"ranking"`` metrics are per-user values at each cut-off,
+    computed by every ranking protocol (full and sampled) from ``at_k`` (on the hit matrix) and
+    ``expected_at_k`` (one target per row, in expectation over ties; derived from ``at_k`` when
+    not given); ``"list"`` metrics (coverage, popularity) come from the full ranking's top-K lists
+    and ``"pointwise"`` ones (AUC, GAUC, logloss) from labelled pairs.
+    """
+
+    name: str
+    kind: Literal["ranking", "list", "pointwise"]
+    at_k: Callable[[Ranking, int], np.ndarray] | None = None
+    expected_at_k: Callable[[ExpectedRanking, int], np.ndarray] | None = None
+
+
+def ranking_metric(name: str, expected: Callable[[ExpectedRanking, int], np.ndarray] | None = None
+                   ) -> Callable[[Callable[[Ranking, int], np.ndarray]], Callable[[Ranking, int], np.ndarray]]:
+    """Register ``fn(ranking, k) -> per-user values`` as the ranking metric ``name`` (a plug-in needs only this)."""
+    def decorate(fn: Callable[[Ranking, int], np.ndarray]) -> Callable[[Ranking, int], np.ndarray]:
+        METRICS.register(name, Metric(name, "ranking", fn, expected))
+        return fn
+
+    return decorate
+
+
+for _name, _kind in (("coverage", "list"), ("popularity", "list"), ("auc", "pointwise"), ("gauc", "pointwise"),
+                     ("logloss", "pointwise")):
+    METRICS.register(_name, Metric(_name, _kind))  # type: ignore[arg-type]
+
+
+def ranking_metric_names() -> tuple[str, ...]:
+    return tuple(n for n, m in METRICS.items() if m.kind == "ranking")
+
+
+def _check_names(metrics: Sequence[str]) -> list[Metric]:
+    found = [METRICS.get(m) if m in METRICS else None for m in metrics]
+    unknown = [m for m, f in zip(metrics, found, strict=True) if f is None or f.kind != "ranking"]
     if unknown:
-        raise ValueError(f"unknown ranking metrics {unknown}; valid: {', '.join(RANKING_METRICS)}")
+        raise ValueError(f"unknown ranking metrics {unknown}; valid: {', '.join(ranking_metric_names())}")
+    return [f for f in found if f is not None]
 
 
 def _check_ks(ks: Sequence[int]) -> list[int]:
@@ -48,6 +92,93 @@ def _discount(k_max: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(2, k_max + 2, dtype=np.float64))
 
 
+class Ranking:
+    """What ranking metrics read: ``hits (n_users, k_max)``, ``n_rel`` and cumulative sums of them (lazy)."""
+
+    def __init__(self, hits: np.ndarray, n_rel: np.ndarray) -> None:
+        self.hits, self.n_rel = hits, n_rel
+        self.k_max = hits.shape[1]
+        self.n_hits = hits.cumsum(axis=1, dtype=np.float64)  # hits within the first j positions
+        self.pos = np.arange(1, self.k_max + 1, dtype=np.float64)
+
+    @cached_property
+    def dcg(self) -> np.ndarray:
+        return (self.hits * _discount(self.k_max)).cumsum(axis=1)
+
+    @cached_property
+    def ideal(self) -> np.ndarray:
+        """``ideal[m]``: DCG of ``m`` relevant items on top."""
+        return np.concatenate([[0.0], _discount(self.k_max).cumsum()])
+
+    @cached_property
+    def first(self) -> np.ndarray:
+        """1-based position of the first hit (``inf`` without one)."""
+        return np.where(self.hits.any(axis=1), self.hits.argmax(axis=1) + 1, np.inf)
+
+    @cached_property
+    def ap_sum(self) -> np.ndarray:
+        return (self.hits * self.n_hits / self.pos).cumsum(axis=1)
+
+
+class ExpectedRanking:
+    """One target per row at a 0-based position uniform on ``n_higher .. n_higher + n_ties``."""
+
+    def __init__(self, n_higher: np.ndarray, n_ties: np.ndarray, k_max: int) -> None:
+        lo = np.asarray(n_higher, dtype=np.float64)[:, None]
+        ties = np.asarray(n_ties, dtype=np.float64)[:, None]
+        self.k_max = k_max
+        self.j = np.arange(k_max, dtype=np.float64)[None, :]
+        self.prob = ((self.j >= lo) & (self.j <= lo + ties)) / (ties + 1.0)  # P(target at position j)
+        self.p_in = self.prob.cumsum(axis=1)  # P(target within the first j + 1)
+
+    @cached_property
+    def ndcg(self) -> np.ndarray:
+        return (self.prob * _discount(self.k_max)).cumsum(axis=1)
+
+    @cached_property
+    def reciprocal(self) -> np.ndarray:
+        return (self.prob / (self.j + 1.0)).cumsum(axis=1)
+
+    def generic(self, at_k: Callable[[Ranking, int], np.ndarray], k: int) -> np.ndarray:
+        """Any metric in expectation: every metric of one relevant item is linear in its one-hot hits."""
+        eye = Ranking(np.eye(self.k_max, dtype=bool), np.ones(self.k_max))
+        return self.prob @ np.asarray(at_k(eye, k), dtype=np.float64)
+
+
+@ranking_metric("hr", expected=lambda e, k: e.p_in[:, k - 1])
+def hit_rate(r: Ranking, k: int) -> np.ndarray:
+    """1 if any of the top ``k`` is relevant."""
+    return (r.n_hits[:, k - 1] > 0).astype(np.float64)
+
+
+@ranking_metric("recall", expected=lambda e, k: e.p_in[:, k - 1])
+def recall(r: Ranking, k: int) -> np.ndarray:
+    return r.n_hits[:, k - 1] / r.n_rel
+
+
+@ranking_metric("ndcg", expected=lambda e, k: e.ndcg[:, k - 1])
+def ndcg(r: Ranking, k: int) -> np.ndarray:
+    return r.dcg[:, k - 1] / r.ideal[np.minimum(r.n_rel, k).astype(np.int64)]
+
+
+@ranking_metric("mrr", expected=lambda e, k: e.reciprocal[:, k - 1])
+def mrr(r: Ranking, k: int) -> np.ndarray:
+    return np.where(r.first <= k, 1.0 / r.first, 0.0)
+
+
+@ranking_metric("map", expected=lambda e, k: e.reciprocal[:, k - 1])  # one relevant item: 1 / position
+def mean_ap(r: Ranking, k: int) -> np.ndarray:
+    return r.ap_sum[:, k - 1] / np.minimum(r.n_rel, k)
+
+
+@ranking_metric("precision", expected=lambda e, k: e.p_in[:, k - 1] / k)
+def precision(r: Ranking, k: int) -> np.ndarray:
+    return r.n_hits[:, k - 1] / k
+
+
+RANKING_METRICS: tuple[str, ...] = ranking_metric_names()  # the built-in ones
+
+
 def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int] = (5, 10, 20),
                     metrics: Sequence[str] = RANKING_METRICS) -> dict[str, np.ndarray]:
     """Per-user ranking metrics for every ``metric@k``, keyed like ``"ndcg@10"`` (float64 arrays).
@@ -56,7 +187,7 @@ def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int] 
     positions count as misses. Every user needs ``n_relevant >= 1`` and at least
     as many relevant items as hits.
     """
-    _check_names(metrics)
+    found = _check_names(metrics)
     ks = _check_ks(ks)
     hits = np.asarray(hits, dtype=bool)
     n_rel = np.asarray(n_relevant, dtype=np.float64)
@@ -69,35 +200,14 @@ def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int] 
     hits = hits[:, :k_max]
     if hits.shape[0] and n_rel.min() < 1:
         raise ValueError("every user needs at least one relevant item (n_relevant >= 1)")
-    n_hits = hits.cumsum(axis=1, dtype=np.float64)  # hits within the first j positions
-    if hits.shape[0] and (n_hits[:, -1] > n_rel).any():
+    ranking = Ranking(hits, n_rel)
+    if hits.shape[0] and (ranking.n_hits[:, -1] > n_rel).any():
         raise ValueError("a user has more hits than relevant items")
-    pos = np.arange(1, k_max + 1, dtype=np.float64)
     out: dict[str, np.ndarray] = {}
-    if "ndcg" in metrics:
-        disc = _discount(k_max)
-        dcg = (hits * disc).cumsum(axis=1)
-        ideal = np.concatenate([[0.0], disc.cumsum()])  # ideal[m]: DCG of m relevant items on top
-    if "mrr" in metrics:
-        first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, np.inf)  # 1-based first hit position
-    if "map" in metrics:
-        ap_sum = (hits * n_hits / pos).cumsum(axis=1)
     for k in ks:
-        c = k - 1
-        for m in metrics:
-            if m == "hr":
-                v = (n_hits[:, c] > 0).astype(np.float64)
-            elif m == "recall":
-                v = n_hits[:, c] / n_rel
-            elif m == "precision":
-                v = n_hits[:, c] / k
-            elif m == "ndcg":
-                v = dcg[:, c] / ideal[np.minimum(n_rel, k).astype(np.int64)]
-            elif m == "mrr":
-                v = np.where(first <= k, 1.0 / first, 0.0)
-            else:  # map
-                v = ap_sum[:, c] / np.minimum(n_rel, k)
-            out[f"{m}@{k}"] = v
+        for m in found:
+            assert m.at_k is not None
+            out[f"{m.name}@{k}"] = m.at_k(ranking, k)
     return out
 
 
@@ -113,29 +223,14 @@ def expected_single_target_metrics(n_higher: np.ndarray, n_ties: np.ndarray, ks:
     :func:`ranking_metrics` on the one-hot hits). A model that scores every
     candidate alike thus gets the chance level (HR@1 = 1 / n_candidates), never 1.
     """
-    _check_names(metrics)
+    found = _check_names(metrics)
     ks = _check_ks(ks)
-    lo = np.asarray(n_higher, dtype=np.float64)[:, None]
-    ties = np.asarray(n_ties, dtype=np.float64)[:, None]
-    k_max = max(ks)
-    j = np.arange(k_max, dtype=np.float64)[None, :]
-    prob = ((j >= lo) & (j <= lo + ties)) / (ties + 1.0)  # P(target at 0-based position j)
-    p_in = prob.cumsum(axis=1)  # P(target within the first j + 1)
-    weighted = {"ndcg": (prob * _discount(k_max)).cumsum(axis=1),
-                "mrr": (prob / (j + 1.0)).cumsum(axis=1)} if {"ndcg", "mrr", "map"} & set(metrics) else {}
+    expected = ExpectedRanking(n_higher, n_ties, max(ks))
     out: dict[str, np.ndarray] = {}
     for k in ks:
-        c = k - 1
-        for m in metrics:
-            if m in ("hr", "recall"):
-                v = p_in[:, c]
-            elif m == "precision":
-                v = p_in[:, c] / k
-            elif m == "ndcg":
-                v = weighted["ndcg"][:, c]
-            else:  # mrr and map coincide for one relevant item: 1 / position
-                v = weighted["mrr"][:, c]
-            out[f"{m}@{k}"] = v.copy()
+        for m in found:
+            v = m.expected_at_k(expected, k) if m.expected_at_k else expected.generic(m.at_k, k)  # type: ignore[arg-type]
+            out[f"{m.name}@{k}"] = np.array(v, dtype=np.float64)
     return out
 
 

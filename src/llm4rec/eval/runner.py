@@ -40,18 +40,11 @@ log = logging.getLogger(__name__)
 def load_data(spec: DatasetSpec) -> Dataset:
     """The dataset a run names: built-in by name, or a file with a column mapping."""
     from llm4rec.data import load_dataset
-    from llm4rec.data.loaders import read_recbole, read_table
+    from llm4rec.data.formats import read_format
 
     if spec.path is None:
-        ds = load_dataset(spec.name or "ml-100k")
-    elif spec.format == "recbole":
-        ds = read_recbole(spec.path, name=spec.name)
-    else:
-        ds = read_table(spec.path, columns=spec.columns or None, items=spec.items,
-                        item_id_column=spec.item_id_column, duplicates=spec.duplicates, name=spec.name,
-                        format=spec.format, sep=spec.sep, dtypes=spec.dtypes, list_fields=spec.list_fields,
-                        list_sep=spec.list_sep)
-    return ds
+        return load_dataset(spec.name or "ml-100k")
+    return read_format(spec.format, spec)
 
 
 def make_run_split(ds: Dataset, dspec: DatasetSpec, sspec: SplitSpec) -> Split:

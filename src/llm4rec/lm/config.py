@@ -1,5 +1,10 @@
 """Typed backend configs and the ``make_encoder`` / ``make_generator`` factories.
 
+Each backend config class is registered under its ``backend`` name (``@ENCODERS.register`` /
+``@GENERATORS.register``, see :mod:`llm4rec.registry`; plug-ins use the ``llm4rec.encoders`` /
+``llm4rec.generators`` entry points) and builds its backend with ``build()``: adding a backend
+is one config class with a ``build`` method.
+
 A recipe switches backend by changing one TOML block, e.g. to any OpenAI-compatible server::
 
     [backend]
@@ -10,15 +15,18 @@ A recipe switches backend by changing one TOML block, e.g. to any OpenAI-compati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, field_validator
+from pydantic import Field, field_validator
 
 from llm4rec.config import Config
+from llm4rec.errors import ConfigError
 from llm4rec.lm.accounting import Price
 from llm4rec.lm.base import Encoder, Generator
 from llm4rec.lm.cache import CacheMode
 from llm4rec.lm.policy import check_api_key_env
+from llm4rec.registry import ENCODERS, GENERATORS, Registry
 
 
 class PriceConfig(Config):
@@ -61,6 +69,7 @@ class _HTTPConfig(_LMConfig):
 
 
 # -- encoders ---------------------------------------------------------------------------------------
+@ENCODERS.register("sentence-transformers")
 class SentenceTransformersEncoderConfig(_LMConfig):
     backend: Literal["sentence-transformers"] = "sentence-transformers"
     model: str = "minilm"
@@ -68,7 +77,14 @@ class SentenceTransformersEncoderConfig(_LMConfig):
     batch_size: int = 64
     max_seq_length: int | None = None
 
+    def build(self) -> Encoder:
+        from llm4rec.lm.sentence import SentenceTransformerEncoder
 
+        return SentenceTransformerEncoder(self.model, self.device, self.batch_size, self.max_seq_length,
+                                          **self._common())
+
+
+@ENCODERS.register("hf")
 class HFEncoderConfig(_LMConfig):
     backend: Literal["hf"] = "hf"
     model: str = "minilm"
@@ -77,17 +93,35 @@ class HFEncoderConfig(_LMConfig):
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     batch_size: int = 32
 
+    def build(self) -> Encoder:
+        from llm4rec.lm.hf import HFEncoder
 
+        return HFEncoder(self.model, self.max_length, self.device, self.dtype, self.batch_size, **self._common())
+
+
+@ENCODERS.register("wordllama")
 class WordLlamaEncoderConfig(_LMConfig):
     backend: Literal["wordllama"] = "wordllama"
     dim: int = 256
     batch_size: int = 512
 
+    def build(self) -> Encoder:
+        from llm4rec.lm.wordllama import WordLlamaEncoder
 
+        return WordLlamaEncoder(dim=self.dim, batch_size=self.batch_size, **self._common())
+
+
+@ENCODERS.register("openai")
 class OpenAIEncoderConfig(_HTTPConfig):
     backend: Literal["openai"] = "openai"
     batch_size: int = 64
     dimensions: int | None = None
+
+    def build(self) -> Encoder:
+        from llm4rec.lm.openai_compat import OpenAIEncoder
+
+        return OpenAIEncoder(self.model, batch_size=self.batch_size, dimensions=self.dimensions, **self._http(),
+                             **self._common())
 
 
 EncoderConfig = Annotated[
@@ -96,6 +130,7 @@ EncoderConfig = Annotated[
 
 
 # -- generators -------------------------------------------------------------------------------------
+@GENERATORS.register("llama-cpp")
 class LlamaCppConfig(_LMConfig):
     backend: Literal["llama-cpp"] = "llama-cpp"
     model: str = "smollm2-135m"  # short name or path to a .gguf file
@@ -105,7 +140,14 @@ class LlamaCppConfig(_LMConfig):
     truncation: Literal["left", "error"] = "left"
     seed: int = 0
 
+    def build(self) -> Generator:
+        from llm4rec.lm.llama_cpp import LlamaCppGenerator
 
+        return LlamaCppGenerator(self.model, self.n_ctx, self.n_threads, self.n_batch, self.truncation, self.seed,
+                                 **self._common())
+
+
+@GENERATORS.register("hf")
 class HFGeneratorConfig(_LMConfig):
     backend: Literal["hf"] = "hf"
     model: str = "smollm2-135m"  # short name, HF folder, or .gguf file
@@ -118,29 +160,49 @@ class HFGeneratorConfig(_LMConfig):
     batch_size: int = 8
     adapter: str | None = None  # folder saved by llm4rec.tuning.generator (LoRA, soft prompt or full model)
 
+    def build(self) -> Generator:
+        from llm4rec.lm.hf import HFGenerator
 
+        return HFGenerator(self.model, self.kind, self.gguf_file, self.dtype, self.device, self.max_length,
+                           self.truncation, self.batch_size, adapter=self.adapter, **self._common())
+
+
+@GENERATORS.register("openai")
 class OpenAIGeneratorConfig(_HTTPConfig):
     backend: Literal["openai"] = "openai"
     context_window: int | None = None
     tokenizer: str | None = None  # HF folder / short name used for the pre-call length check
     truncation: Literal["left", "error"] = "left"
 
+    def build(self) -> Generator:
+        from llm4rec.lm.openai_compat import OpenAIGenerator
+
+        return OpenAIGenerator(self.model, context_window=self.context_window, tokenizer=self.tokenizer,
+                               truncation=self.truncation, **self._http(), **self._common())
+
 
 GeneratorConfig = Annotated[LlamaCppConfig | HFGeneratorConfig | OpenAIGeneratorConfig,
                             Field(discriminator="backend")]
 
-_ENC: TypeAdapter[Any] = TypeAdapter(EncoderConfig)
-_GEN: TypeAdapter[Any] = TypeAdapter(GeneratorConfig)
+def _backend_config(registry: Registry[type], data: Mapping[str, Any] | Config) -> Config:
+    if isinstance(data, Config):
+        return data
+    backend = data.get("backend")
+    if not isinstance(backend, str):
+        raise ConfigError(f"a {registry.kind} block needs a backend ({', '.join(registry.names())}); "
+                          f"got {dict(data)!r}")
+    config: Config = registry.get(backend).model_validate(data)
+    return config
 
 
-def encoder_config(data: dict[str, Any] | Config) -> Config:
-    """Validate a mapping (e.g. a TOML table) into the right encoder config."""
-    return data if isinstance(data, Config) else _ENC.validate_python(data)
+def encoder_config(data: Mapping[str, Any] | Config) -> Config:
+    """Validate a mapping (e.g. a TOML table) into the config class its ``backend`` is registered with."""
+    return _backend_config(ENCODERS, data)
 
 
-def generator_config(data: dict[str, Any] | Config) -> Config:
-    """Validate a mapping (e.g. a TOML table) into the right generator config."""
-    return data if isinstance(data, Config) else _GEN.validate_python(data)
+def generator_config(data: Mapping[str, Any] | Config) -> Config:
+    """Validate a mapping (e.g. a TOML table) into the config class its ``backend`` is registered with."""
+    return _backend_config(GENERATORS, data)
 
 
 def make_encoder(cfg: Any = None, **overrides: Any) -> Encoder:
@@ -148,22 +210,7 @@ def make_encoder(cfg: Any = None, **overrides: Any) -> Encoder:
     cfg = encoder_config(cfg if cfg is not None else {"backend": "sentence-transformers"})
     if overrides:
         cfg = cfg.model_copy(update=overrides)
-    common = cfg._common()
-    if isinstance(cfg, SentenceTransformersEncoderConfig):
-        from llm4rec.lm.sentence import SentenceTransformerEncoder
-
-        return SentenceTransformerEncoder(cfg.model, cfg.device, cfg.batch_size, cfg.max_seq_length, **common)
-    if isinstance(cfg, HFEncoderConfig):
-        from llm4rec.lm.hf import HFEncoder
-
-        return HFEncoder(cfg.model, cfg.max_length, cfg.device, cfg.dtype, cfg.batch_size, **common)
-    if isinstance(cfg, WordLlamaEncoderConfig):
-        from llm4rec.lm.wordllama import WordLlamaEncoder
-
-        return WordLlamaEncoder(dim=cfg.dim, batch_size=cfg.batch_size, **common)
-    from llm4rec.lm.openai_compat import OpenAIEncoder
-
-    return OpenAIEncoder(cfg.model, batch_size=cfg.batch_size, dimensions=cfg.dimensions, **cfg._http(), **common)
+    return cfg.build()  # type: ignore[attr-defined, no-any-return]
 
 
 def make_generator(cfg: Any = None, **overrides: Any) -> Generator:
@@ -171,18 +218,4 @@ def make_generator(cfg: Any = None, **overrides: Any) -> Generator:
     cfg = generator_config(cfg if cfg is not None else {"backend": "llama-cpp"})
     if overrides:
         cfg = cfg.model_copy(update=overrides)
-    common = cfg._common()
-    if isinstance(cfg, LlamaCppConfig):
-        from llm4rec.lm.llama_cpp import LlamaCppGenerator
-
-        return LlamaCppGenerator(cfg.model, cfg.n_ctx, cfg.n_threads, cfg.n_batch, cfg.truncation, cfg.seed,
-                                 **common)
-    if isinstance(cfg, HFGeneratorConfig):
-        from llm4rec.lm.hf import HFGenerator
-
-        return HFGenerator(cfg.model, cfg.kind, cfg.gguf_file, cfg.dtype, cfg.device, cfg.max_length,
-                           cfg.truncation, cfg.batch_size, adapter=cfg.adapter, **common)
-    from llm4rec.lm.openai_compat import OpenAIGenerator
-
-    return OpenAIGenerator(cfg.model, context_window=cfg.context_window, tokenizer=cfg.tokenizer,
-                           truncation=cfg.truncation, **cfg._http(), **common)
+    return cfg.build()  # type: ignore[attr-defined, no-any-return]

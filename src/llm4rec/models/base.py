@@ -23,6 +23,7 @@ from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ArtifactError, ConfigError, NotFittedError, UnknownUserError
 from llm4rec.lm.policy import Backends, guard_loaded
 from llm4rec.models.training import TrainingOptions
+from llm4rec.registry import MODELS
 
 
 class ModelConfig(Config):
@@ -193,18 +194,16 @@ class Recommender(ABC):
         passes its own, ``backends={"generator": {...}}``, or ``backends="trust"`` (see
         docs/reliability.md). Damaged files raise :class:`ArtifactError` naming the file.
         """
-        from llm4rec.models.registry import get_model, model_name_for
-
         path = Path(path)
         meta = _read_meta(path / "meta.json")
-        name = meta.get("model") or model_name_for(str(meta.get("class", "")))
+        name = meta.get("model") or _name_for_class(str(meta.get("class", "")))
         if not isinstance(name, str):
             raise ArtifactError(f"{path / 'meta.json'} names no registered model (key 'model')")
         try:
-            klass = get_model(name)
+            klass = MODELS.get(name)
         except ConfigError as exc:
             raise ArtifactError(f"{path / 'meta.json'}: {exc}") from None
-        if not issubclass(klass, cls):
+        if not (isinstance(klass, type) and issubclass(klass, cls)):
             raise ArtifactError(f"{path} holds a {name!r} model ({klass.__name__}), not a {cls.__name__}")
         raw = guard_loaded(_read_toml(path / "config.toml"), backends, str(path))
         try:
@@ -226,6 +225,11 @@ class Recommender(ABC):
             raise ArtifactError(f"{path / 'state.npz'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
                                 "save the model again") from None
         return model
+
+
+def _name_for_class(target: str) -> str | None:
+    """The registered name of a ``"module:Class"`` (folders saved before names were stored); no import."""
+    return next((n for n, k in MODELS.items() if f"{k.__module__}:{k.__qualname__}" == target), None)
 
 
 def _read_meta(file: Path) -> dict[str, Any]:

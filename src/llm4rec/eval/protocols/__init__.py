@@ -1,7 +1,9 @@
 """The evaluation protocols, one module each: :mod:`.full`, :mod:`.sampled`, :mod:`.pointwise`.
 
-:data:`Protocol` is the discriminated union a run TOML's ``[[protocols]]`` table
-validates into (``kind`` picks the class); :func:`make_protocol` builds one from a dict.
+A protocol class registers its ``kind`` with ``@PROTOCOLS.register(kind)``
+(:mod:`llm4rec.registry`; plug-ins use the ``llm4rec.protocols`` entry-point group), and
+:func:`make_protocol` builds one from a run TOML's ``[[protocols]]`` table by that ``kind``.
+:data:`Protocol` is the annotation for a list of them in a pydantic model.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, SerializeAsAny, ValidationError
 
 from llm4rec.config import Config
 from llm4rec.errors import ConfigError
@@ -26,18 +28,30 @@ from llm4rec.eval.protocols.pointwise import Pointwise
 from llm4rec.eval.protocols.sampled import SampledCandidates
 from llm4rec.eval.results import ProtocolResult
 from llm4rec.eval.sampling import sample_negatives
-
-Protocol = Annotated[FullRanking | SampledCandidates | Pointwise, Field(discriminator="kind")]
-_PROTOCOL_ADAPTER: TypeAdapter = TypeAdapter(Protocol)
+from llm4rec.registry import PROTOCOLS
 
 
-def make_protocol(spec: Mapping[str, Any] | Config) -> FullRanking | SampledCandidates | Pointwise:
+def make_protocol(spec: Mapping[str, Any] | Config) -> EvalProtocol:
     """Build a protocol from a TOML table / dict (or a config with those fields); ``kind`` picks the class."""
+    if isinstance(spec, EvalProtocol):
+        return spec
     data = spec.model_dump(exclude_none=True) if isinstance(spec, Config) else dict(spec)
+    kind = data.get("kind")
+    if not isinstance(kind, str):
+        raise ConfigError(f"a protocol needs a kind ({', '.join(PROTOCOLS.names())}); got {data!r}")
+    klass = PROTOCOLS.get(kind)
     try:
-        return _PROTOCOL_ADAPTER.validate_python(data)
+        return klass.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid protocol {data!r}: {exc}") from exc
+
+
+def _as_protocol(value: Any) -> Any:
+    return make_protocol(value) if isinstance(value, Mapping | Config) else value
+
+
+#: a protocol field of a pydantic model: built by ``kind`` through the registry, dumped with all its fields
+Protocol = Annotated[SerializeAsAny[EvalProtocol], BeforeValidator(_as_protocol)]
 
 
 __all__ = ["ALL_METRICS", "DEFAULT_METRICS", "EvalProtocol", "FullRanking", "NegativeSampling", "Pointwise",

@@ -28,8 +28,9 @@ from llm4rec.eval import metrics as M
 from llm4rec.eval.results import ProtocolResult
 from llm4rec.eval.sampling import contains, sample_negatives, unique_pair_keys
 from llm4rec.models.base import Recommender
+from llm4rec.registry import METRICS
 
-ALL_METRICS: tuple[str, ...] = (*M.RANKING_METRICS, "coverage", "popularity", "auc", "gauc", "logloss")
+ALL_METRICS: tuple[str, ...] = (*M.RANKING_METRICS, "coverage", "popularity", "auc", "gauc", "logloss")  # built-in
 DEFAULT_METRICS: tuple[str, ...] = ALL_METRICS
 PART_CODE = {"train": 0, "valid": 1, "test": 2}
 CELLS_PER_BATCH = 8_000_000  # scores held per batch (float32: 32 MB)
@@ -38,9 +39,9 @@ CELLS_PER_BATCH = 8_000_000  # scores held per batch (float32: 32 MB)
 def resolve_metrics(metrics: Iterable[str], ks: Iterable[int]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Check metric names (lower-cased, de-duplicated) and cut-offs; :class:`ConfigError` lists valid ones."""
     names = tuple(dict.fromkeys(str(m).lower() for m in metrics))
-    unknown = [m for m in names if m not in ALL_METRICS]
+    unknown = [m for m in names if m not in METRICS]
     if unknown:
-        raise ConfigError(f"unknown metrics {unknown}; valid: {', '.join(ALL_METRICS)}")
+        raise ConfigError(f"unknown metrics {unknown}; valid: {', '.join(METRICS.names())}")
     ks = tuple(sorted(set(int(k) for k in ks)))
     if not ks or ks[0] < 1:
         raise ConfigError(f"cut-offs ks must be positive integers; got {list(ks)}")
@@ -92,8 +93,15 @@ class EvalProtocol(Config):
     kind: str
     label: str | None = Field(None, description="name shown in results (default: built from the parameters)")
 
-    #: metric names this protocol computes; other valid names passed to ``evaluate`` are skipped
-    supported_metrics: ClassVar[tuple[str, ...]] = ()
+    #: kinds of :class:`~llm4rec.eval.metrics.Metric` this protocol computes, and further metric names;
+    #: other valid names passed to ``evaluate`` are skipped
+    metric_kinds: ClassVar[tuple[str, ...]] = ()
+    extra_metrics: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def supports(cls, metric: str) -> bool:
+        """Whether this protocol computes the registered metric ``metric``."""
+        return metric in cls.extra_metrics or METRICS.get(metric).kind in cls.metric_kinds
 
     _cache: dict[tuple, tuple] = PrivateAttr(default_factory=dict)
 
@@ -121,7 +129,7 @@ class EvalProtocol(Config):
 
         ``users`` restricts the evaluation to a subset of user ids; ``batch_size``
         is the number of users (rows) scored per call (default: sized to memory).
-        Valid metric names this protocol does not compute (see ``supported_metrics``)
+        Valid metric names this protocol does not compute (see :meth:`supports`)
         are skipped, so one metric list can serve every protocol of a run.
         """
         if part not in ("valid", "test"):
@@ -129,7 +137,7 @@ class EvalProtocol(Config):
         names, ks = resolve_metrics(metrics, ks)
         self._prepare(split, part)  # candidates / pairs, shared by every model: not part of its cost
         start = time.perf_counter()
-        result = self._evaluate(model, split, part, ks, [m for m in names if m in self.supported_metrics],
+        result = self._evaluate(model, split, part, ks, [m for m in names if self.supports(m)],
                                 batch_size, users, progress)
         result.seconds = time.perf_counter() - start
         result.part = part

@@ -12,8 +12,10 @@ from llm4rec.eval.protocols.base import CELLS_PER_BATCH, EvalProtocol, batches, 
 from llm4rec.eval.results import ProtocolResult
 from llm4rec.eval.sampling import contains, pair_keys
 from llm4rec.models.base import mask_rows, top_k
+from llm4rec.registry import PROTOCOLS
 
 
+@PROTOCOLS.register("full")
 class FullRanking(EvalProtocol):
     """Rank the whole catalog per user, known items (``split.known_for(part)``) excluded.
 
@@ -29,7 +31,7 @@ class FullRanking(EvalProtocol):
     tie_break: Literal["random", "index"] = "random"
     seed: int = 0
 
-    supported_metrics: ClassVar[tuple[str, ...]] = (*M.RANKING_METRICS, "coverage", "popularity")
+    metric_kinds: ClassVar[tuple[str, ...]] = ("ranking", "list")
 
     def _prepare(self, split: Split, part: str) -> tuple[np.ndarray, np.ndarray, Any]:
         """(target keys, targets per user, known-items CSR), cached per split and part."""
@@ -62,7 +64,7 @@ class FullRanking(EvalProtocol):
                 idx = perm[idx]
             top[sl] = np.where(vals > -np.inf, idx, -1)  # -inf: seen or unscorable, not a recommendation
         hits = (top >= 0) & contains(target_keys, eval_users[:, None] * n_items + top)
-        ranking = [m for m in names if m in M.RANKING_METRICS]
+        ranking = [m for m in names if m not in ("coverage", "popularity")]
         per_user = M.ranking_metrics(hits, n_rel, ks, ranking) if ranking else {}
         global_metrics: dict[str, float] = {}
         counts = split.train.item_counts()

@@ -13,8 +13,10 @@ from llm4rec.eval.protocols.base import CELLS_PER_BATCH, NegativeSampling, batch
 from llm4rec.eval.results import ProtocolResult
 from llm4rec.eval.sampling import pair_keys
 from llm4rec.models.base import Recommender
+from llm4rec.registry import PROTOCOLS
 
 
+@PROTOCOLS.register("pointwise")
 class Pointwise(NegativeSampling):
     """Yes/no labels scored one (user, item) pair at a time: AUC, GAUC and logloss (the TALLRec setting).
 
@@ -32,7 +34,7 @@ class Pointwise(NegativeSampling):
     n_negatives: int = Field(1, ge=1, description="negatives per positive (unused with label_threshold)")
     label_threshold: float | None = None
 
-    supported_metrics: ClassVar[tuple[str, ...]] = ("auc", "gauc", "logloss")
+    metric_kinds: ClassVar[tuple[str, ...]] = ("pointwise",)
 
     def _default_label(self) -> str:
         if self.label_threshold is not None:

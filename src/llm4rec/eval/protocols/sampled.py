@@ -10,8 +10,10 @@ from llm4rec.data.split import Split
 from llm4rec.eval import metrics as M
 from llm4rec.eval.protocols.base import CELLS_PER_BATCH, NegativeSampling, batches, finite_scores, select_users, targets
 from llm4rec.eval.results import ProtocolResult
+from llm4rec.registry import PROTOCOLS
 
 
+@PROTOCOLS.register("sampled")
 class SampledCandidates(NegativeSampling):
     """Rank each target among ``n_negatives`` sampled negatives (one row per (user, target)).
 
@@ -30,7 +32,8 @@ class SampledCandidates(NegativeSampling):
 
     kind: Literal["sampled"] = "sampled"
 
-    supported_metrics: ClassVar[tuple[str, ...]] = (*M.RANKING_METRICS, "auc")
+    metric_kinds: ClassVar[tuple[str, ...]] = ("ranking",)
+    extra_metrics: ClassVar[tuple[str, ...]] = ("auc",)
 
     def _default_label(self) -> str:
         return f"sampled-{self.sampler}-{self.n_negatives}"
@@ -72,7 +75,7 @@ class SampledCandidates(NegativeSampling):
             target = scores[:, :1]
             n_higher[sl] = (scores[:, 1:] > target).sum(axis=1)
             n_ties[sl] = (scores[:, 1:] == target).sum(axis=1)
-        ranking = [m for m in names if m in M.RANKING_METRICS]
+        ranking = [m for m in names if m != "auc"]
         per_user = M.expected_single_target_metrics(n_higher, n_ties, ks, ranking) if ranking else {}
         if "auc" in names:
             n_neg = max(1, n_cand - 1)

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.registry import MODELS
 
 
 class ALSConfig(ModelConfig):
@@ -50,6 +51,7 @@ def _threads() -> int:
         return 0
 
 
+@MODELS.register("als")
 class ALS(Recommender):
     """``score(u, i) = x_u . y_i`` fitted by weighted alternating least squares.
 

@@ -11,6 +11,7 @@ from pydantic import Field
 from torch import nn
 
 from llm4rec.models.classic._seq import PAD, SequenceConfig, SequentialRecommender, TransformerEncoder
+from llm4rec.registry import MODELS
 
 
 class BERT4RecConfig(SequenceConfig):
@@ -24,6 +25,7 @@ class BERT4RecConfig(SequenceConfig):
     patience: int = Field(8, ge=1, description="cloze training makes validation noisier: wait longer")
 
 
+@MODELS.register("bert4rec")
 class BERT4Rec(SequentialRecommender):
     """Bidirectional self-attention trained to recover randomly masked items (CE over the catalog).
 

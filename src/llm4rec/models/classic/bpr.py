@@ -12,6 +12,7 @@ from torch import nn
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.classic._torch import Batch, TorchConfig, TorchRecommender, minibatches
+from llm4rec.registry import MODELS
 
 
 class BPRConfig(TorchConfig):
@@ -37,6 +38,7 @@ class _MF(nn.Module):
         nn.init.zeros_(self.bias.weight)
 
 
+@MODELS.register("bpr")
 class BPRMF(TorchRecommender):
     """Matrix factorisation ``score(u, i) = p_u . q_i + b_i`` with BPR loss and uniform negatives.
 

@@ -12,6 +12,7 @@ from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
 from llm4rec.models.base import ModelConfig, Recommender
 from llm4rec.models.classic._select import validation_ndcg
+from llm4rec.registry import MODELS
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def _available_bytes() -> int | None:
         return None
 
 
+@MODELS.register("ease")
 class EASE(Recommender):
     """``score(u) = x_u B`` with ``B = I - P diag(1/diag(P))``, ``P = (X^T X + lambda I)^-1``, ``diag(B) = 0``.
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from torch import nn
 
 from llm4rec.models.classic._seq import PAD, SequenceConfig, SequentialRecommender
+from llm4rec.registry import MODELS
 
 
 class GRU4RecConfig(SequenceConfig):
@@ -42,6 +43,7 @@ class _GRUNet(nn.Module):
     forward = encode
 
 
+@MODELS.register("gru4rec")
 class GRU4Rec(SequentialRecommender):
     """A GRU over the user's last ``max_len`` items; score = last hidden state . item embedding (tied).
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.registry import MODELS
 
 
 class ItemKNNConfig(ModelConfig):
@@ -18,6 +19,7 @@ class ItemKNNConfig(ModelConfig):
     binary: bool = Field(True, description="treat every interaction as 1 (else use ratings)")
 
 
+@MODELS.register("itemknn")
 class ItemKNN(Recommender):
     """Score(u, j) = sum over the user's history items i of sim(i, j), keeping each item's top-k neighbours."""
 

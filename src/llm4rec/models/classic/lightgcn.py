@@ -15,6 +15,7 @@ from torch import nn
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.classic._torch import Batch
 from llm4rec.models.classic.bpr import BPRMF, BPRConfig
+from llm4rec.registry import MODELS
 
 
 class LightGCNConfig(BPRConfig):
@@ -64,6 +65,7 @@ class _SymmetricSpMM(torch.autograd.Function):
         return None, torch.sparse.mm(ctx.a, grad)
 
 
+@MODELS.register("lightgcn")
 class LightGCN(BPRMF):
     """Embeddings smoothed over the user-item graph: ``e^(k+1) = A_hat e^(k)``, final = mean of layers 0..K.
 

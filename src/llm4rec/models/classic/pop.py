@@ -6,12 +6,14 @@ import numpy as np
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.registry import MODELS
 
 
 class PopConfig(ModelConfig):
     """Popularity counted over the training interactions."""
 
 
+@MODELS.register("pop")
 class Pop(Recommender):
     """Scores every item by its number of training interactions (the same list for every user)."""
 
@@ -39,6 +41,7 @@ class RandomConfig(ModelConfig):
     """Random scores, fixed by ``seed`` for each (user, item) pair."""
 
 
+@MODELS.register("random")
 class Random(Recommender):
     """Uniform random scores: a (user, item) pair always gets the same score for a seed."""
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from torch import nn
 
 from llm4rec.models.classic._seq import SequenceConfig, SequentialRecommender, TransformerEncoder
+from llm4rec.registry import MODELS
 
 
 class SASRecConfig(SequenceConfig):
@@ -22,6 +23,7 @@ class SASRecConfig(SequenceConfig):
     epochs: int = Field(50, ge=1)
 
 
+@MODELS.register("sasrec")
 class SASRec(SequentialRecommender):
     """Causal self-attention over a user's last ``max_len`` items; score = last hidden state . item embedding.
 

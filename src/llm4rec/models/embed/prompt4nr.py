@@ -25,6 +25,7 @@ from llm4rec.data.interactions import Interactions
 from llm4rec.lm.config import HFEncoderConfig
 from llm4rec.models.base import ModelConfig, Recommender
 from llm4rec.models.embed.text import catalog_texts, get_encoder, history_text, next_item_pairs
+from llm4rec.registry import MODELS
 from llm4rec.tuning.encoder.prompt import PromptScorer, train_pointwise
 
 
@@ -52,6 +53,7 @@ class Prompt4NRConfig(ModelConfig):
     progress: bool = False
 
 
+@MODELS.register("prompt4nr")
 class Prompt4NR(Recommender):
     """Pointwise relevance logit of a prompt: soft or hard prompt + linear head on a frozen encoder (or fine-tuned)."""
 

@@ -18,6 +18,7 @@ from pydantic import Field
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.base import Recommender
 from llm4rec.models.embed.text import TextConfig, TextFeatures, history_matrix
+from llm4rec.registry import MODELS
 
 
 class TextKNNConfig(TextConfig):
@@ -30,6 +31,7 @@ class TextKNNConfig(TextConfig):
     max_history: int = Field(50, ge=0, description="most recent history items used (0: all)")
 
 
+@MODELS.register("textknn")
 class TextKNN(TextFeatures, Recommender):
     """User-to-item (or item-to-item, ``max``) cosine similarity in a frozen encoder's space."""
 

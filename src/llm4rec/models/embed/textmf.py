@@ -20,6 +20,7 @@ from llm4rec.data.interactions import Interactions
 from llm4rec.models.classic.bpr import BPRMF, BPRConfig
 from llm4rec.models.embed.layers import ItemTable
 from llm4rec.models.embed.text import TextConfig, TextFeatures
+from llm4rec.registry import MODELS
 
 
 class TextMFConfig(BPRConfig, TextConfig):
@@ -34,6 +35,7 @@ class TextMFConfig(BPRConfig, TextConfig):
         "train", description="draw negatives among items seen in training (train) or the whole catalog")
 
 
+@MODELS.register("textmf")
 class TextMF(TextFeatures, BPRMF):
     """``score(u, i) = p_u . q_i + b_i`` with ``q_i = W t_i`` (text), ``e_i`` (ID) or ``W t_i + e_i``."""
 

@@ -17,6 +17,7 @@ from pydantic import Field
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.classic.pop import Pop
 from llm4rec.models.embed.text import TextConfig, TextFeatures
+from llm4rec.registry import MODELS
 
 
 class TextPopConfig(TextConfig):
@@ -25,6 +26,7 @@ class TextPopConfig(TextConfig):
     alpha: float = Field(1.0, gt=0, description="ridge penalty of the text -> log-popularity regression")
 
 
+@MODELS.register("textpop")
 class TextPop(TextFeatures, Pop):
     """Pop whose counts are predicted from item text for every item (non-personalised)."""
 

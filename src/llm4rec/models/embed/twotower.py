@@ -27,6 +27,7 @@ from llm4rec.lm.base import Encoder
 from llm4rec.lm.config import HFEncoderConfig, make_encoder
 from llm4rec.models.base import ModelConfig, Recommender
 from llm4rec.models.embed.text import catalog_texts, get_encoder, history_text, next_item_pairs
+from llm4rec.registry import MODELS
 from llm4rec.tuning.encoder import finetune_two_tower
 
 
@@ -47,6 +48,7 @@ class TwoTowerConfig(ModelConfig):
     progress: bool = Field(False, description="tqdm bar over the fine-tuning steps")
 
 
+@MODELS.register("twotower-ft")
 class TwoTowerFT(Recommender):
     """Cosine of encoder(user history text) and encoder(item text), the encoder fine-tuned or frozen."""
 

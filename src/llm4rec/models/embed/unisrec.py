@@ -40,6 +40,7 @@ from llm4rec.models.classic.sasrec import SASRec, SASRecConfig
 from llm4rec.models.embed.layers import ItemTable, MoEAdaptor
 from llm4rec.models.embed.text import TextConfig, TextFeatures
 from llm4rec.models.training import Validator
+from llm4rec.registry import MODELS
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class _TextTransformer(TransformerEncoder):
         return self._out(super().item_weights())
 
 
+@MODELS.register("unisrec")
 class UniSRec(TextFeatures, SASRec):
     """Text (+ID) item vectors through a MoE adaptor, encoded by SASRec's causal transformer."""
 

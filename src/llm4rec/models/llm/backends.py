@@ -1,9 +1,9 @@
 """Building (and sharing) the generator / encoder a ranker's config names.
 
 A config holds a backend block as a plain mapping, validated by :mod:`llm4rec.lm.config`, so a
-recipe switches to an OpenAI-compatible server by changing only that block. The extra backend
-``"toy"`` (:class:`~llm4rec.models.llm.toy.ToyGenerator`) is a tiny deterministic stand-in for
-tests and dry runs. Instances are shared per process by their config, so many rankers (and many
+recipe switches to an OpenAI-compatible server by changing only that block. The backend
+``"toy"`` (:class:`~llm4rec.lm.toy.ToyGenerator`) is a test double for tests and dry runs.
+Instances are shared per process by their config, so many rankers (and many
 test cases) load a model once.
 """
 
@@ -28,11 +28,6 @@ def _key(kind: str, spec: dict[str, Any]) -> str:
 
 def check_generator_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Validate a generator block early (at config time) and return it unchanged."""
-    if spec.get("backend") == "toy":
-        from llm4rec.models.llm.toy import ToyGeneratorConfig
-
-        ToyGeneratorConfig(**spec)
-        return spec
     from llm4rec.lm.config import generator_config
 
     try:
@@ -58,14 +53,9 @@ def get_generator(spec: dict[str, Any]) -> Generator:
     """The (process-shared) generator of a backend block."""
     key = _key("gen", spec)
     if key not in _SHARED:
-        if spec.get("backend") == "toy":
-            from llm4rec.models.llm.toy import ToyGenerator, ToyGeneratorConfig
+        from llm4rec.lm.config import make_generator
 
-            _SHARED[key] = ToyGenerator(ToyGeneratorConfig(**spec))
-        else:
-            from llm4rec.lm.config import make_generator
-
-            _SHARED[key] = make_generator(spec)
+        _SHARED[key] = make_generator(spec)
     return _SHARED[key]
 
 

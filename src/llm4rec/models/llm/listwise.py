@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 from llm4rec.models.llm.backends import check_encoder_spec, get_encoder
 from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
 from llm4rec.models.llm.grounding import METHODS, Grounder
+from llm4rec.registry import MODELS
 
 _ID = re.compile(r"\[(\d+)\]")
 _CHAIN = re.compile(r"\[\d+\](?:\s*>\s*\[\d+\])+")  # "[3] > [1] > [2]": the form the prompt asks for
@@ -83,6 +84,7 @@ def parse_ranking(text: str, n: int, grounder: Grounder | None) -> list[int | No
     return out
 
 
+@MODELS.register("llm-listwise")
 class ListwiseRanker(LLMRanker):
     """``llm-listwise``: the LLM writes a ranking of the candidates; scores come from positions."""
 

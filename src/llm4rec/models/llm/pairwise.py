@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
+from llm4rec.registry import MODELS
 
 
 class PairwiseConfig(LLMRankerConfig):
@@ -22,6 +23,7 @@ class PairwiseConfig(LLMRankerConfig):
     both_orders: bool = Field(True, description="ask (a, b) and (b, a) and combine them")
 
 
+@MODELS.register("llm-pairwise")
 class PairwiseRanker(LLMRanker):
     """``llm-pairwise``: budgeted sorting by LLM pairwise preferences."""
 

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.llm.backends import DEFAULT_ENCODER, check_encoder_spec, get_encoder
 from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
+from llm4rec.registry import MODELS
 
 
 class QueryConfig(LLMRankerConfig):
@@ -30,6 +31,7 @@ class QueryConfig(LLMRankerConfig):
         return v
 
 
+@MODELS.register("llm-query")
 class QueryRecommender(LLMRanker):
     """``llm-query``: LLM-written query, encoder retrieval."""
 

@@ -19,6 +19,7 @@ from llm4rec.data.interactions import Interactions
 from llm4rec.models.base import ModelConfig, Recommender, mask_rows
 from llm4rec.models.llm.base import LLMRanker
 from llm4rec.models.registry import make_model
+from llm4rec.registry import MODELS
 
 
 class RerankConfig(ModelConfig):
@@ -31,6 +32,7 @@ class RerankConfig(ModelConfig):
     top_n: int = Field(20, ge=1, description="items the LLM reorders per user")
 
 
+@MODELS.register("llm-rerank")
 class RerankRecommender(Recommender):
     """``llm-rerank``: retriever top-N, reordered by an LLM ranker (LlamaRec-style two stages)."""
 

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
 from llm4rec.prompts.library import PromptSet
+from llm4rec.registry import MODELS
 
 
 class LikelihoodConfig(LLMRankerConfig):
@@ -23,6 +24,7 @@ class LikelihoodConfig(LLMRankerConfig):
                                                "(removes the model's prior for short / common titles)")
 
 
+@MODELS.register("llm-likelihood")
 class LikelihoodRanker(LLMRanker):
     """Zero-shot likelihood ranking: how likely the LLM finds each candidate as the next item.
 
@@ -58,6 +60,7 @@ class PointwiseConfig(LLMRankerConfig):
     template: str = Field("yes_no", description="pointwise template: 'yes_no' (P(Yes)) or 'rating' (1-5)")
 
 
+@MODELS.register("llm-pointwise")
 class PointwiseRanker(LLMRanker):
     """Pointwise ranking (TALLRec-style question, zero-shot): ``P(Yes)`` or the expected rating.
 

@@ -1,4 +1,6 @@
-"""A tiny deterministic generator for tests and dry runs (backend ``"toy"``; no weights, no cache).
+"""A test double: a tiny deterministic generator for tests and dry runs (backend ``"toy"``; no
+weights, no cache). Use it to test code around a generator (prompting, parsing, grounding,
+accounting), never to measure recommendation quality.
 
 It is *not* a language model: ``score`` is a smoothed bag-of-words model of the context (words
 that occur in the context are likelier), so rankers built on it are fast, deterministic and
@@ -17,6 +19,7 @@ from typing import Literal
 
 from llm4rec.config import Config
 from llm4rec.lm.base import Batch, Completion, Generator, Message
+from llm4rec.registry import GENERATORS
 
 _WORD = re.compile(r"\w+")
 
@@ -26,10 +29,14 @@ def _jitter(text: str) -> float:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF / 100
 
 
+@GENERATORS.register("toy")
 class ToyGeneratorConfig(Config):
     backend: Literal["toy"] = "toy"
     vocab: int = 5000
     alpha: float = 0.5
+
+    def build(self) -> ToyGenerator:
+        return ToyGenerator(self)
 
 
 class ToyGenerator(Generator):
