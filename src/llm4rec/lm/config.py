@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, SerializeAsAny, field_validator
 
 from llm4rec.config import Config
 from llm4rec.errors import ConfigError
@@ -124,9 +124,8 @@ class OpenAIEncoderConfig(_HTTPConfig):
                              **self._common())
 
 
-EncoderConfig = Annotated[
-    SentenceTransformersEncoderConfig | HFEncoderConfig | WordLlamaEncoderConfig | OpenAIEncoderConfig,
-    Field(discriminator="backend")]
+#: an encoder block as a pydantic field: validated by its ``backend`` through the registry, dumped in full
+EncoderConfig = Annotated[SerializeAsAny[Config], BeforeValidator(lambda v: encoder_config(v))]
 
 
 # -- generators -------------------------------------------------------------------------------------
@@ -181,8 +180,8 @@ class OpenAIGeneratorConfig(_HTTPConfig):
                                truncation=self.truncation, **self._http(), **self._common())
 
 
-GeneratorConfig = Annotated[LlamaCppConfig | HFGeneratorConfig | OpenAIGeneratorConfig,
-                            Field(discriminator="backend")]
+#: a generator block as a pydantic field (see ``EncoderConfig``)
+GeneratorConfig = Annotated[SerializeAsAny[Config], BeforeValidator(lambda v: generator_config(v))]
 
 def _backend_config(registry: Registry[type], data: Mapping[str, Any] | Config) -> Config:
     if isinstance(data, Config):
