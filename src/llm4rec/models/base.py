@@ -127,9 +127,19 @@ class Recommender(ABC):
         return np.asarray(self._score_items(users, np.ascontiguousarray(items)), dtype=np.float32)
 
     def recommend(self, users: np.ndarray | list[int] | int, k: int = 10, exclude_seen: bool = True,
-                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` item ids and scores per user, best first; seen items excluded by default."""
+                  batch_size: int = 1024, *, candidates: np.ndarray | list[int] | None = None,
+                  exclude: np.ndarray | list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` item ids and scores per user, best first; seen items excluded by default.
+
+        ``candidates`` restricts a request to given items: 1-D (the same for every user) or 2-D
+        (one row per user); only they are scored, so candidate-only rankers (LLM rankers) and
+        pipelines can serve requests; a row with fewer than ``k`` admissible candidates ends with id
+        ``-1`` and score ``-inf``. ``exclude`` lists items never returned (a filter; scored ``-inf``).
+        """
         users = self._check_users(users)
+        banned = None if exclude is None else np.asarray(exclude, dtype=np.int64).ravel()
+        if candidates is not None:
+            return self._recommend_among(users, k, exclude_seen, batch_size, candidates, banned)
         k = min(int(k), self.n_items_)
         ids = np.empty((len(users), k), np.int64)
         vals = np.empty((len(users), k), np.float32)
@@ -138,7 +148,34 @@ class Recommender(ABC):
             scores = np.array(self._score(batch), dtype=np.float32)
             if exclude_seen:
                 mask_rows(scores, self.history_, batch)
+            if banned is not None:
+                scores[:, banned] = -np.inf
             ids[start:start + len(batch)], vals[start:start + len(batch)] = top_k(scores, k)
+        return ids, vals
+
+    def _recommend_among(self, users: np.ndarray, k: int, exclude_seen: bool, batch_size: int,
+                         candidates: np.ndarray | list[int], banned: np.ndarray | None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        cand = np.asarray(candidates, dtype=np.int64)
+        if cand.ndim == 1:
+            cand = np.broadcast_to(cand, (len(users), len(cand)))
+        if cand.ndim != 2 or cand.shape[0] != len(users):
+            raise ValueError(f"candidates must be 1-D or have one row per user; got shape {cand.shape}")
+        k = min(int(k), cand.shape[1])
+        ids = np.empty((len(users), k), np.int64)
+        vals = np.empty((len(users), k), np.float32)
+        for start in range(0, len(users), batch_size):
+            batch, rows = users[start:start + batch_size], cand[start:start + batch_size]
+            scores = np.array(self.score(batch, rows), dtype=np.float32)
+            scores[np.isnan(scores)] = -np.inf
+            if exclude_seen and rows.size:
+                seen = self.history_[np.repeat(batch, rows.shape[1]), rows.ravel()]
+                scores[np.asarray(seen).reshape(rows.shape) != 0] = -np.inf
+            if banned is not None:
+                scores[np.isin(rows, banned)] = -np.inf
+            idx, v = top_k(scores, k)
+            ids[start:start + len(batch)] = np.where(v > -np.inf, np.take_along_axis(rows, idx, axis=1), -1)
+            vals[start:start + len(batch)] = v
         return ids, vals
 
     def explain(self, user: int, item: int) -> str:
