@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,9 @@ def print_tables(result: RunResult) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    # on a terminal rich fits the width; in logs / pipes (no terminal, default 80 columns) it would cut
+    # every value to "0.0583±…", so there the tables take the width they need
+    console = Console() if sys.stdout.isatty() else Console(width=100_000)
     by_protocol: dict[str, dict[str, dict[str, Record]]] = defaultdict(lambda: defaultdict(dict))
     for r in result.records:
         by_protocol[r.protocol][metric_name(r)][r.model] = r
