@@ -10,7 +10,6 @@ equal. Writes the "Ray: overhead vs one process" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -90,30 +89,12 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     for name, a, b, c, ok in rows:
         table.append(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {c / a:.2f}x | {'yes' if ok else 'NO'} |")
-    per_user_ms = t_single / n_eval * 1000
-    n_inter = len(ds.interactions)
-    parts = (split.train, split.valid, split.test)
-    split_bytes = sum(a.nbytes for p in parts for a in (p.user, p.item, p.timestamp, p.rating))
-    per_inter = split_bytes / sum(len(p) for p in parts)
-    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-    big_ms = per_user_ms * 100_000 / ds.n_items  # per user at 100k items, scoring linear in the catalog
-    core_h = big_ms * 1e6 / 3.6e6
-    plan = (
-        "\n### Planning a 100M-interaction evaluation from these costs\n\n"
-        f"Measured here: full ranking of {args.dataset} ({ds.n_items} items, {n_inter:,} interactions) costs "
-        f"{per_user_ms:.2f} ms per user in one process (ItemKNN scoring + top-k); the split's arrays take "
-        f"{per_inter:.0f} bytes per interaction (the bench process peaked at {rss_gb:.1f} GB RSS with MiniLM and "
-        "SmolLM2 loaded). A 100M-interaction log (say 1M users x 100 items over 100k items) scales the per-user "
-        f"cost with the catalog: about {big_ms:.0f} ms per user if scoring stays linear in items, "
-        f"{core_h:.0f} core-hours for 1M users; the split arrays are ~{per_inter * 100e6 / 1e9:.1f} GB, held once "
-        f"per node in Ray's object store. With 32 shards on 32 cores: about {core_h / 32 * 60:.0f} minutes of wall "
-        "time plus the Ray overhead above, paid once per job rather than per user. Not run here: this machine "
-        "has 2 cores shared by five developers.\n")
     body = ("Local Ray cluster (`ray.init(num_cpus=2)`) on the 2-core machine shared with other jobs. *Cold* "
             "includes starting the actors (and, for encoding, the cluster); *warm* reuses the live cluster. On 2 "
             "cores Ray can at best halve a job; the ratio shows what its scheduling, serialisation and actor "
             "start-up cost here. Outputs are compared with the single-process run.\n\n" + "\n".join(table) + "\n"
-            + plan)
+            "\nThe 100M-interaction plan, from the per-shard costs of a real sharded run, is in the section "
+            "\"Ray: sharded evaluation at scale\" (bench/ray_scale.py).\n")
     print(body)
     if not args.no_write:
         write_section("ray-overhead", "Ray: overhead vs one process (encoding, LLM scoring, sharded evaluation)",

@@ -1,9 +1,11 @@
 """Load test of the served API on 127.0.0.1: a bounded async client against `llm4rec serve` (a separate
 process), per model and concurrency; micro-batching on vs off in the same run; a memory soak.
 
-    python bench/serve_load.py --artifact artifacts/ml100k --seconds 15 --soak 180
+    python bench/serve_load.py --artifact artifacts/ml100k --parts soak --soak 600
+    python bench/serve_load.py --artifact artifacts/ml100k --parts load --seconds 8 --llm-seconds 20
 
-Prints the tables and writes the "Serving: load test" section of docs/benchmarks.md.
+Prints the tables and writes the "Serving: load test" and "Serving: memory over a soak" sections
+of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("llm4rec serve exited")
         raise RuntimeError("llm4rec serve did not start")
+
+    def models(self, token: str) -> list[str]:
+        """The served model labels, in the artifact's order."""
+        r = httpx.get(self.url + "/v1/models", headers={"Authorization": f"Bearer {token}"})
+        return [m["label"] for m in r.json()]
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -129,28 +136,17 @@ def row(label: str, c: int, r: dict[str, float]) -> str:
             f"| {100 * r['errors']:.1f}% |")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--artifact", default="artifacts/ml100k")
-    ap.add_argument("--seconds", type=float, default=15.0)
-    ap.add_argument("--llm-seconds", type=float, default=30.0)
-    ap.add_argument("--concurrency", default="1,8,32")
-    ap.add_argument("--soak", type=float, default=180.0, help="soak seconds (0: skip)")
-    ap.add_argument("--models", default=None, help="comma-separated labels (default: every served model)")
-    ap.add_argument("--no-write", action="store_true")
-    args = ap.parse_args()
-    token = secrets.token_urlsafe(24)
+HEAD = ("| model | concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors |\n"
+        "|---|---|---|---|---|---|---|---|")
+
+
+def load_tables(args: argparse.Namespace, token: str, users: list[str]) -> None:
+    """Every served model at each concurrency (batching on), then the first model with batching off."""
     levels = [int(x) for x in args.concurrency.split(",")]
-    rng = np.random.default_rng(0)
-    users = [str(u) for u in rng.choice(np.arange(1, 944), 943, replace=False)]
-    head = ("| model | concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors |\n"
-            "|---|---|---|---|---|---|---|---|")
-    rows, batch_rows, soak_rows = [], [], []
+    rows, batch_rows = [], []
     server = Server(args.artifact, batching=True, token=token)
     try:
-        models = [m["label"] for m in httpx.get(server.url + "/v1/models",
-                                                 headers={"Authorization": f"Bearer {token}"}).json()]
-        models = args.models.split(",") if args.models else models
+        models = args.models.split(",") if args.models else server.models(token)
         for model in models:
             llm = "llm" in model
             asyncio.run(load(server.url, token, model, users, 2, 60.0, 4 if llm else 40))  # warm-up, not counted
@@ -161,26 +157,14 @@ def main() -> None:
                 print(rows[-1], flush=True)
                 if not llm and model == models[0]:
                     batch_rows.append(row(f"{model}, batching on", c, r))
-        if args.soak:
-            rss = [server.rss_mb()]
-            start = time.perf_counter()
-            served = 0
-            while time.perf_counter() - start < args.soak:
-                r = asyncio.run(load(server.url, token, models[0], users, 8, min(30.0, args.soak), 10**9))
-                served += r["requests"]
-                rss.append(server.rss_mb())
-                print(f"soak {time.perf_counter() - start:.0f}s rss {rss[-1]:.0f} MB p99 {r['p99']:.1f} ms", flush=True)
-            soak_rows.append(f"| {models[0]} | 8 | {time.perf_counter() - start:.0f} | {served} | {rss[0]:.0f} | "
-                             f"{rss[1]:.0f} | {rss[-1]:.0f} | {max(rss):.0f} |")
     finally:
         server.stop()
     off = Server(args.artifact, batching=False, token=token)
     try:
-        model = models[0]
-        asyncio.run(load(off.url, token, model, users, 2, 60.0, 40))  # warm-up, not counted
+        asyncio.run(load(off.url, token, models[0], users, 2, 60.0, 40))  # warm-up, not counted
         for c in levels:
-            r = asyncio.run(load(off.url, token, model, users, c, args.seconds, 10_000))
-            batch_rows.append(row(f"{model}, batching off", c, r))
+            r = asyncio.run(load(off.url, token, models[0], users, c, args.seconds, 10_000))
+            batch_rows.append(row(f"{models[0]}, batching off", c, r))
             print(batch_rows[-1], flush=True)
     finally:
         off.stop()
@@ -188,23 +172,80 @@ def main() -> None:
     body = (f"Bounded async client (httpx, `concurrency` requests in flight, back to back, {args.seconds:.0f} s per "
             f"cell; {args.llm_seconds:.0f} s for the LLM pipeline) against `llm4rec serve {args.artifact}` in its own "
             "process on 127.0.0.1, `POST /v1/recommend` for random known users, k = 10, bearer auth on, "
-            "micro-batching on (2 ms window). Client and server share the 2 cores (and the machine is shared with "
-            "other jobs): absolute numbers are a floor; compare rows within the table.\n\n"
-            f"{head}\n" + "\n".join(rows) + "\n\n"
-            "### Micro-batching on vs off (same run, same model)\n\n" + f"{head}\n" + "\n".join(batch_rows) + "\n")
-    if soak_rows:
-        body += ("\n### Soak: server memory under steady load\n\n| model | concurrency | seconds | requests "
-                 "| RSS start MB | RSS after 30 s MB | RSS end MB | RSS max MB |\n|---|---|---|---|---|---|---|---|\n"
-                 + "\n".join(soak_rows) + "\n")
+            "micro-batching on (2 ms window), 120 s request deadline. `text` is the MiniLM text model scored "
+            "exactly over the catalog, `text-faiss` the same model retrieving through a FAISS HNSW index "
+            "(`ann`), `sasrec-llm` SASRec's top 20 reranked by SmolLM2 on llama.cpp (one LLM call per request, "
+            "LLM requests served one at a time: errors at higher concurrency are 504s of requests that queued past "
+            "the deadline). Client and server share the 2 cores (and the machine is shared with other jobs): "
+            "absolute numbers are a floor; compare rows within the table.\n\n"
+            f"{HEAD}\n" + "\n".join(rows) + "\n\n"
+            "### Micro-batching on vs off (same run, same model)\n\n" + f"{HEAD}\n" + "\n".join(batch_rows) + "\n")
     costs = score_costs(args.artifact, models)
     body += ("\n### Why batching helps the model call more than the request: `score` cost by batch size "
              "(ms per call / ms per user, one thread, same artifact)\n\n| model | batch 1 | batch 8 | batch 32 |\n"
              "|---|---|---|---|\n" + "\n".join(costs) + "\n")
     print(body)
     if not args.no_write:
-        write_section("serve-load", "Serving: load test, micro-batching, soak (ML-100K artifact)", body,
-                      command=f"python bench/serve_load.py --artifact {args.artifact} --seconds {args.seconds:g} "
-                              f"--llm-seconds {args.llm_seconds:g} --soak {args.soak:g}")
+        write_section("serve-load", "Serving: load test and micro-batching (ML-100K artifact)", body,
+                      command=f"python bench/serve_load.py --artifact {args.artifact} --parts load --seconds "
+                              f"{args.seconds:g} --llm-seconds {args.llm_seconds:g}")
+
+
+def soak_table(args: argparse.Namespace, token: str, users: list[str]) -> None:
+    """One model at concurrency 8 for ``args.soak`` seconds; server RSS and latency every ``args.soak_step``."""
+    server = Server(args.artifact, batching=True, token=token)
+    rows, rss = [], []
+    try:
+        model = args.models.split(",")[0] if args.models else server.models(token)[0]
+        asyncio.run(load(server.url, token, model, users, 2, 60.0, 40))  # warm-up, not counted
+        rss.append(server.rss_mb())
+        rows.append(f"| 0 | 0 | | | | {rss[0]:.0f} |")
+        start, served = time.perf_counter(), 0
+        while time.perf_counter() - start < args.soak:
+            r = asyncio.run(load(server.url, token, model, users, 8, args.soak_step, 10**9))
+            served += r["requests"]
+            rss.append(server.rss_mb())
+            rows.append(f"| {time.perf_counter() - start:.0f} | {served} | {r['rps']:.1f} | {r['p99']:.1f} "
+                        f"| {100 * r['errors']:.1f}% | {rss[-1]:.0f} |")
+            print(rows[-1], flush=True)
+    finally:
+        server.stop()
+    seconds = time.perf_counter() - start
+    body = (f"`llm4rec serve {args.artifact}` under steady load: the bounded async client keeps 8 `recommend` "
+            f"requests for `{model}` in flight for {seconds / 60:.1f} minutes ({served} requests); the server's "
+            f"resident memory (VmRSS) is read every {args.soak_step:.0f} s. RSS after warm-up {rss[0]:.0f} MB, "
+            f"after the first step {rss[1]:.0f} MB, at the end {rss[-1]:.0f} MB, max {max(rss):.0f} MB: "
+            f"{rss[-1] - rss[1]:+.0f} MB from the first step to the end.\n\n"
+            "| seconds | requests so far | req/s in step | p99 ms in step | errors in step | RSS MB |\n"
+            "|---|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+    print(body)
+    if not args.no_write:
+        write_section("serve-soak", "Serving: memory over a soak (ML-100K artifact)", body,
+                      command=f"python bench/serve_load.py --artifact {args.artifact} --parts soak --soak "
+                              f"{args.soak:g} --soak-step {args.soak_step:g}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--artifact", default="artifacts/ml100k")
+    ap.add_argument("--parts", default="load,soak", help="load (load test + batching on/off), soak, or both")
+    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--llm-seconds", type=float, default=30.0)
+    ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--soak", type=float, default=600.0, help="soak seconds")
+    ap.add_argument("--soak-step", type=float, default=30.0, help="seconds between memory readings")
+    ap.add_argument("--models", default=None, help="comma-separated labels (default: every served model)")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    token = secrets.token_urlsafe(24)
+    rng = np.random.default_rng(0)
+    users = [str(u) for u in rng.choice(np.arange(1, 944), 943, replace=False)]
+    parts = set(args.parts.split(","))
+    if "soak" in parts:
+        soak_table(args, token, users)
+    if "load" in parts:
+        load_tables(args, token, users)
 
 
 if __name__ == "__main__":

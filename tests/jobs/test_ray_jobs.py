@@ -72,6 +72,20 @@ def test_sharded_evaluation_gives_the_same_records(cluster, small_split):
         np.testing.assert_array_equal(per_sharded[k], per_single[k])
 
 
+def test_sharded_evaluation_reports_per_shard_costs(cluster, small_split):
+    from llm4rec.eval.protocols import FullRanking
+    from llm4rec.jobs import evaluate_sharded
+    from llm4rec.models import make_model
+
+    model = make_model("pop").fit(small_split.train)
+    model.set_history(small_split.known_for("test"))
+    costs: list[dict[str, float]] = []
+    result = evaluate_sharded(FullRanking(), model, small_split, ks=(10,), metrics=("ndcg",), shards=3, costs=costs)
+    assert len(costs) == 3 and sum(c["users"] for c in costs) == len(result.users)
+    for c in costs:
+        assert c["seconds"] > 0 and c["cpu_seconds"] >= 0 and c["rss_peak_mb"] >= c["rss_start_mb"] > 0
+
+
 def test_global_metrics_are_not_sharded(cluster, small_split):
     from llm4rec.errors import ConfigError
     from llm4rec.eval.protocols import FullRanking

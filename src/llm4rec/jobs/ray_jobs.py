@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,19 +99,36 @@ def score_candidates(model: Recommender, users: np.ndarray, candidates: np.ndarr
 
 
 # ---------------------------------------------------------------------------- sharded evaluation
+def _rss_mb(field: str) -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _eval_shard(model: Recommender, split: Any, protocol: Any, part: str, ks: tuple[int, ...],
-                metrics: tuple[str, ...], users: np.ndarray) -> Any:
-    return protocol.evaluate(model, split, part, ks=ks, metrics=metrics, users=users)
+                metrics: tuple[str, ...], users: np.ndarray) -> tuple[Any, dict[str, float]]:
+    """One shard's result and its cost on the worker: seconds, CPU seconds, RSS before and peak (Linux)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark of this (reused) worker
+    rss0, t0, c0 = _rss_mb("VmRSS"), time.perf_counter(), time.process_time()
+    result = protocol.evaluate(model, split, part, ks=ks, metrics=metrics, users=users)
+    return result, {"users": float(len(users)), "seconds": time.perf_counter() - t0,
+                    "cpu_seconds": time.process_time() - c0, "rss_start_mb": rss0, "rss_peak_mb": _rss_mb("VmHWM")}
 
 
 def evaluate_sharded(protocol: Any, model: Recommender, split: Any, part: str = "test", *,
                      ks: Sequence[int] = (5, 10, 20), metrics: Sequence[str] = ("hr", "ndcg", "mrr"),
-                     shards: int = 2, **_: Any) -> Any:
+                     shards: int = 2, costs: list[dict[str, float]] | None = None, **_: Any) -> Any:
     """``protocol.evaluate(model, split, part)`` with users split over ``shards`` Ray tasks.
 
     The model's inference-time history must be set (as the runner does); per-user results are
     identical to one process. Metrics over all users at once (``coverage``, ``auc``, ``gauc``,
-    ``logloss``) are refused.
+    ``logloss``) are refused. ``costs``, when given, receives one dict per shard (users, seconds,
+    cpu_seconds, rss_start_mb, rss_peak_mb of the worker): what a larger run is planned from.
     """
     ray = _ray()
     init()
@@ -123,7 +142,10 @@ def evaluate_sharded(protocol: Any, model: Recommender, split: Any, part: str = 
     start = time.perf_counter()
     task = ray.remote(num_cpus=1)(_eval_shard)
     refs = [ray.put(x) for x in (model, split, protocol)]
-    results = ray.get([task.remote(*refs, part, tuple(ks), names, c) for c in chunks])
+    out = ray.get([task.remote(*refs, part, tuple(ks), names, c) for c in chunks])
+    results = [r for r, _ in out]
+    if costs is not None:
+        costs.extend(c for _, c in out)
     first = results[0]
     merged = type(first)(first.protocol, np.concatenate([r.users for r in results]),
                          {k: np.concatenate([r.per_user[k] for r in results]) for k in first.per_user}, {},

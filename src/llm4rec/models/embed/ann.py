@@ -39,9 +39,21 @@ class ANNIndex:
         self.kind, self.hnsw_m, self.ef_construction, self.ef_search = kind, hnsw_m, ef_construction, ef_search
         self.nlist, self.nprobe, self.seed = nlist, nprobe, seed
 
-    def build(self, vectors: np.ndarray) -> ANNIndex:
-        """Index the rows of ``vectors`` (row ``i`` = item ``i``)."""
+    def build(self, vectors: np.ndarray, threads: int | None = None) -> ANNIndex:
+        """Index the rows of ``vectors`` (row ``i`` = item ``i``).
+
+        ``threads = 1`` builds deterministically (a multi-threaded HNSW build depends on timing).
+        """
         faiss = _faiss()
+        before = faiss.omp_get_max_threads()
+        if threads:
+            faiss.omp_set_num_threads(threads)
+        try:
+            return self._build(faiss, vectors)
+        finally:
+            faiss.omp_set_num_threads(before)
+
+    def _build(self, faiss: Any, vectors: np.ndarray) -> ANNIndex:
         x = np.ascontiguousarray(vectors, dtype=np.float32)
         n, d = x.shape
         start = time.perf_counter()

@@ -51,6 +51,14 @@ class TextKNN(TextFeatures, Recommender):
         w = history_matrix(history, c.max_history, c.pooling, c.half_life)
         self.user_emb_ = np.asarray(w @ self.item_text_, dtype=np.float32)
 
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """Pooled user embeddings (``score = query_vectors @ item_vectors().T``; not for ``max`` pooling)."""
+        return self.user_emb_[users]
+
+    def item_vectors(self) -> np.ndarray:
+        """The catalog embeddings; no columns under ``max`` pooling (not an inner-product scorer)."""
+        return self.item_text_ if self.config.pooling != "max" else self.item_text_[:, :0]
+
     def _score(self, users: np.ndarray) -> np.ndarray:
         if self.config.pooling != "max":
             return self.user_emb_[users] @ self.item_text_.T

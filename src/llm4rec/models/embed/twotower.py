@@ -137,6 +137,13 @@ class TwoTowerFT(Recommender):
         self._user_emb.update(zip(todo, vecs, strict=True))
         return np.stack([self._user_emb[int(u)] for u in users]) if len(users) else vecs[:0]
 
+    def query_vectors(self, users: np.ndarray) -> np.ndarray:
+        """Encoded user texts (``score = query_vectors @ item_vectors().T``)."""
+        return self._users(users)
+
+    def item_vectors(self) -> np.ndarray:
+        return self.item_emb_
+
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._users(users) @ self.item_emb_.T
 
