@@ -180,8 +180,9 @@ def test_sampled_hides_the_target_position_from_the_model():
 
 def test_sampled_ties_counted_as_expected_position():
     # 10 items, few score levels so targets tie with negatives; every user has >= 5 unseen items
-    split = make_split(train=[(0, 0), (0, 1), (1, 2), (2, 0)], valid=[(0, 2), (1, 3)],
-                       test=[(0, 3), (0, 4), (1, 5), (2, 1)], n_users=3, n_items=10)
+    # (user 3 only makes items 6-9 part of the data: negatives are drawn from items with interactions)
+    split = make_split(train=[(0, 0), (0, 1), (1, 2), (2, 0), (3, 6), (3, 7), (3, 8), (3, 9)], valid=[(0, 2), (1, 3)],
+                       test=[(0, 3), (0, 4), (1, 5), (2, 1)], n_users=4, n_items=10)
     proto = SampledCandidates(n_negatives=4)
     users, items = proto.candidates(split)
     item_score = np.array([0.0, 1.0, 1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 0.0, 1.0])

@@ -152,7 +152,13 @@ class EvalProtocol(Config):
 
 
 class NegativeSampling(EvalProtocol):
-    """Base of the sampled protocols: negatives are items the user never interacted with in any part of the split."""
+    """Base of the sampled protocols: negatives are items of the split's data the user never interacted with.
+
+    Admissible negatives of a user are the items with at least one interaction in
+    train, valid or test (items a filter such as k-core emptied are never drawn),
+    minus every item the user has in any part or in :attr:`Split.unused` (rows the
+    split left out or a filter removed: an item rated before filtering is no negative).
+    """
 
     n_negatives: int = Field(100, ge=1)
     sampler: Literal["uniform", "popularity"] = "uniform"
@@ -162,7 +168,14 @@ class NegativeSampling(EvalProtocol):
         return np.random.default_rng([self.seed, PART_CODE[part], stream])
 
     def _negatives(self, split: Split, part: str, row_users: np.ndarray) -> np.ndarray:
-        exclude = unique_pair_keys([split.train, split.valid, split.test], split.n_items)
-        weights = None if self.sampler == "uniform" else split.train.item_counts()
+        parts = [split.train, split.valid, split.test]
+        exclude = unique_pair_keys(parts + ([split.unused] if split.unused is not None else []), split.n_items)
+        if self.sampler == "popularity":
+            weights = split.train.item_counts()
+        else:  # uniform over the items present in the split's data (None: all of them, the plain uniform draw)
+            present = np.zeros(split.n_items, bool)
+            for p in parts:
+                present[p.item] = True
+            weights = None if present.all() else present.astype(np.float64)
         return sample_negatives(row_users, self.n_negatives, exclude, split.n_items, weights,
                                 self._rng(part, 0))
