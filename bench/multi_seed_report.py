@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from _report import write_section
+from llm4rec.eval.results import USER_ID
 from llm4rec.eval.seeds import compare_across_seeds, seed_spread
 from llm4rec.eval.stats import paired_test
 
@@ -43,6 +44,8 @@ def _embed_seeds(runs: Path, names: list[str]) -> PerSeed:
             with np.load(folder / "per_user.npz") as z:
                 for key in z.files:
                     model, _, metric = key.split("|")
+                    if metric == USER_ID:  # the users of the values (same order for every model of a run)
+                        continue
                     out.setdefault(model, {}).setdefault(seed, {})[metric] = z[key]
             for r in json.loads((folder / "results.json").read_text()):  # global metrics (coverage@K)
                 if r["protocol"] != "cost" and r["ci_low"] is None and r["model"] in out:

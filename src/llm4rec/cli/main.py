@@ -36,17 +36,28 @@ def run(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", e
         out: Annotated[Path | None, typer.Option(help="output folder (default: the config's output.dir)")] = None,
         max_users: Annotated[int | None, typer.Option(help="evaluate a seeded subset of users")] = None,
         ) -> None:
-    """Run CONFIG: fit every model, evaluate every protocol, write results.json, report.md, metrics.png."""
+    """Run CONFIG: fit every model, evaluate every protocol, write results.json, report.md, metrics.png.
+
+    With ``seeds = [...]`` in CONFIG, one run per seed (seed-<s>/) and seeds.md, the summary across seeds.
+    """
     from llm4rec.eval import load_run_config, print_tables
     from llm4rec.eval import run as run_config
 
     cfg = load_run_config(config)
     if max_users is not None:
         cfg.eval.max_users = max_users
-    result = run_config(cfg, out)
-    print_tables(result)
-    typer.echo(f"results written to {result.output_dir}/ (results.json, report.md, metrics.png)")
-    if result.failures:
+    if cfg.seeds:
+        from llm4rec.eval.seed_runs import run_seeds
+
+        runs = run_seeds(cfg, out)
+        typer.echo((runs.output_dir / "seeds.md").read_text())
+        folder, files, failures = runs.output_dir, runs.files, runs.failures
+    else:
+        result = run_config(cfg, out)
+        print_tables(result)
+        folder, files, failures = result.output_dir, result.files, result.failures
+    typer.echo(f"results written to {folder}/ ({', '.join(files)})")
+    if failures:
         raise typer.Exit(code=1)
 
 

@@ -108,6 +108,15 @@ class RunConfig(Config):
     protocols: list[Protocol] = Field(default_factory=lambda: [FullRanking()])
     eval: EvalSpec = Field(default_factory=EvalSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    seeds: list[int] | None = Field(None, min_length=1, description="repeat the run once per seed (split seed "
+                                    "and sampled candidates; llm4rec.eval.seed_runs), with a summary across seeds")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct; got {v}")
+        return v
 
     @field_validator("name")
     @classmethod

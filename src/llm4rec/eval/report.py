@@ -117,8 +117,8 @@ def significance_lines(result: RunResult, cfg: RunConfig) -> list[str]:
     return lines
 
 
-def plot(result: RunResult, path) -> None:
-    """Bar chart of each ranking metric per model, with bootstrap confidence intervals."""
+def plot(result: RunResult, path) -> bool:
+    """Bar chart of each ranking metric per model, with bootstrap confidence intervals (False: nothing to plot)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,7 +127,7 @@ def plot(result: RunResult, path) -> None:
     recs = [r for r in result.records if r.protocol != "cost" and r.ci_low is not None]
     panels = list(dict.fromkeys((r.protocol, metric_name(r)) for r in recs))
     if not panels:
-        return
+        return False
     cols = min(4, len(panels))
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
@@ -144,11 +144,15 @@ def plot(result: RunResult, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
-def write_outputs(result: RunResult, cfg: RunConfig, ds: Dataset, split: Split) -> None:
-    """Write report.md and (if enabled) metrics.png next to results.json."""
+def write_outputs(result: RunResult, cfg: RunConfig, ds: Dataset, split: Split) -> list[str]:
+    """Write report.md and (if enabled and there is something to plot) metrics.png next to results.json;
+    return the names of the files written."""
     out = result.output_dir
     (out / "report.md").write_text(markdown(result, cfg, ds, split))
-    if cfg.output.plot:
-        plot(result, out / "metrics.png")
+    written = ["report.md"]
+    if cfg.output.plot and plot(result, out / "metrics.png"):
+        written.append("metrics.png")
+    return written

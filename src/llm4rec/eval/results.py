@@ -64,11 +64,22 @@ class Record:
     n_users: int
 
 
+#: name of the per-user column that holds the user of each value (``"model|protocol|user_id"``)
+USER_ID = "user_id"
+
+
 @dataclass
 class RunResult:
-    """Everything a run produced: records, per-user values (for paired tests), failures, output folder."""
+    """Everything a run produced: records, per-user values (for paired tests), failures, output folder.
+
+    ``per_user`` maps ``"model|protocol|metric"`` to per-user values and ``"model|protocol|user_id"``
+    to the (dense) user of each value; ``user_vocab`` maps dense ids to external ones when the run
+    wrote them to ``per_user.npz``. ``files`` lists the files the run wrote into ``output_dir``.
+    """
 
     records: list[Record]
     per_user: dict[str, np.ndarray]
     failures: dict[str, str]
     output_dir: Path
+    user_vocab: np.ndarray | None = None
+    files: list[str] = field(default_factory=list)

@@ -4,7 +4,8 @@ Outputs (in ``RunConfig.output_dir()``):
 
 - ``results.json``: a list of records ``{model, protocol, metric, k, value, ci_low, ci_high, n_users}``
   (a stable schema; costs are records too, with protocol ``"cost"``);
-- ``per_user.npz``: per-user metric values, for paired tests between models;
+- ``per_user.npz``: per-user metric values keyed by external user id, for paired tests between models
+  and runs (:mod:`llm4rec.eval.per_user`);
 - ``report.md`` and ``metrics.png`` (see :mod:`llm4rec.eval.report`);
 - ``config.toml``: the validated configuration that produced them.
 
@@ -28,7 +29,7 @@ from llm4rec.data.split import Split
 from llm4rec.eval.config import DatasetSpec, RunConfig, SplitSpec
 from llm4rec.eval.protocols import EvalProtocol
 from llm4rec.eval.report import write_outputs
-from llm4rec.eval.results import Record, RunResult
+from llm4rec.eval.results import USER_ID, Record, RunResult
 from llm4rec.eval.stats import bootstrap_ci
 from llm4rec.eval.validation import early_stopping
 from llm4rec.models.base import Recommender
@@ -87,6 +88,7 @@ def evaluate_model(model: Recommender, label: str, split: Split, protocols: list
                                   None if ev.bootstrap == 0 else float(low),
                                   None if ev.bootstrap == 0 else float(high), len(values)))
             per_user[f"{label}|{name_p}|{name}"] = values
+        per_user[f"{label}|{name_p}|{USER_ID}"] = np.asarray(res.users, dtype=np.int64)
         n = len(res.users)
         for name, value in res.global_metrics.items():
             metric, k = split_metric(name)
@@ -121,7 +123,7 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None) -> RunResult:
     log.info("%s: %d train / %d valid / %d test interactions (%.1fs)", ds.name, len(split.train),
              len(split.valid), len(split.test), time.perf_counter() - t0)
     split = sample_eval_users(split, cfg)
-    result = RunResult([], {}, {}, out)
+    result = RunResult([], {}, {}, out, user_vocab=ds.user_ids, files=["config.toml"])
     options = early_stopping(split.train, split.valid)  # NDCG@10 on the validation part
     for spec in cfg.models:
         label = spec.display
@@ -142,7 +144,7 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None) -> RunResult:
             log.error("model %s failed: %s", label, exc)
             result.failures[label] = "".join(traceback.format_exception(exc))
         write_results(result, out)
-    write_outputs(result, cfg, ds, split)
+    result.files += [f for f in write_outputs(result, cfg, ds, split) if f not in result.files]
     return result
 
 
@@ -155,13 +157,24 @@ def _lm_cost_records(model: Recommender, label: str) -> list[Record]:
 
 
 def write_results(result: RunResult, out: Path) -> None:
-    """Write results.json, per_user.npz and failures.json atomically (tmp file + rename)."""
+    """Write results.json, per_user.npz and failures.json atomically (tmp file + rename).
+
+    In ``per_user.npz`` the ``"model|protocol|user_id"`` columns hold external user ids (strings)
+    when ``result.user_vocab`` is set; :func:`llm4rec.eval.per_user.load_per_user` reads them back.
+    """
     _atomic_write(out / "results.json", json.dumps([asdict(r) for r in result.records], indent=1))
+    arrays = dict(result.per_user)
+    if result.user_vocab is not None:
+        vocab = np.asarray(result.user_vocab).astype(str)
+        arrays.update({k: vocab[v] for k, v in arrays.items() if k.endswith(f"|{USER_ID}")})
     tmp = out / "per_user.tmp.npz"
-    np.savez(tmp, **result.per_user)
+    np.savez(tmp, **arrays)
     tmp.replace(out / "per_user.npz")
+    written = ["results.json", "per_user.npz"]
     if result.failures:
         _atomic_write(out / "failures.json", json.dumps(result.failures, indent=1))
+        written.append("failures.json")
+    result.files += [f for f in written if f not in result.files]
 
 
 def _atomic_write(path: Path, text: str) -> None:
