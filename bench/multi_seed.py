@@ -3,7 +3,7 @@
 Two kinds of jobs, both resumable (finished seeds are skipped; LLM calls replay from the LM cache):
 
 - ``embed``: run TOML configs once per split seed through the standard runner (the same as
-  ``llm4rec run FILE`` with ``[split] seeds``), one folder per seed: ``RUNS/<name>/seed-<s>/``;
+  ``llm4rec run FILE`` with ``seeds = [...]``), one folder per seed: ``RUNS/<name>/seed-<s>/``;
 - ``llmrank``: the LLMRank protocol of ``bench/llm_rank.py`` (1 target + 19 sampled candidates) with
   the candidate seed (and, for ``--split cold-users``, the split seed) varied; a variant is fitted once
   per split and evaluated on every candidate seed.

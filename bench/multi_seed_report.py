@@ -10,7 +10,7 @@ import numpy as np
 from _report import write_section
 from llm4rec.eval.results import USER_ID
 from llm4rec.eval.seeds import compare_across_seeds, seed_spread
-from llm4rec.eval.stats import paired_test
+from llm4rec.eval.stats import bootstrap_ci, paired_test
 
 #: model -> seed -> {metric: per-user values}
 PerSeed = dict[str, dict[int, dict[str, np.ndarray]]]
@@ -21,6 +21,10 @@ EMBED = {
                    [("unisrec-text", "textpop"), ("textpop", "textmf-text"), ("unisrec-text", "textmf-text"),
                     ("textmf-text", "bpr"), ("textmf-both-iddrop", "bpr"), ("unisrec-both-iddrop", "sasrec"),
                     ("textmf-both-iddrop", "textpop"), ("unisrec-both-iddrop", "unisrec-both")]),
+    "cold-items-ml1m": ("Cold-start items over split seeds (ML-1M, 10% of items held out)",
+                        ["embed-ml1m-cold"],
+                        [("textmf-text", "textpop"), ("textpop", "unisrec-text"), ("textmf-text", "unisrec-text"),
+                         ("unisrec-text", "textknn-recency"), ("textpop", "textknn-recency")]),
     "cold-users": ("New users over split seeds (ML-100K, cold_start_users: 20% of users keep 5 train items)",
                    ["embed-ml100k-coldusers"],
                    [("textmf-both", "bpr"), ("textmf-text", "bpr"), ("unisrec-both", "sasrec"),
@@ -63,7 +67,17 @@ def _llm_seeds(folder: Path) -> PerSeed:
     return out
 
 
+def _with_ci(values: np.ndarray, scale: float, digits: int) -> str:
+    """Mean over users ± half-width of its 95% bootstrap CI (a global metric has no CI)."""
+    if len(values) < 2:
+        return f"{float(values[0]) * scale:.{digits}f}"
+    mean, low, high = bootstrap_ci(values, n_boot=1000, seed=0)
+    return f"{mean * scale:.{digits}f} ±{(high - low) / 2 * scale:.{digits}f}"
+
+
 def spread_table(data: PerSeed, metrics: list[str], scale: float = 1.0, digits: int = 4) -> tuple[str, list[int]]:
+    """Per model: the first metric per seed (mean ± 95% CI half-width over users), then each metric's mean ±
+    sample sd across seeds."""
     seeds = sorted(set.intersection(*(set(s) for s in data.values()))) if data else []
     head = metrics[0]
     cols = [f"{head} seed {s}" for s in seeds] + [f"{m} mean ± sd" for m in metrics] + ["users/seed"]
@@ -71,8 +85,7 @@ def spread_table(data: PerSeed, metrics: list[str], scale: float = 1.0, digits: 
     for model, by_seed in data.items():
         if head not in by_seed.get(seeds[0], {}) if seeds else True:
             continue
-        per = [float(np.nanmean(by_seed[s][head])) * scale for s in seeds]
-        cells = [f"{v:.{digits}f}" for v in per]
+        cells = [_with_ci(by_seed[s][head], scale, digits) for s in seeds]
         for m in metrics:
             sp = seed_spread([float(np.nanmean(by_seed[s][m])) * scale for s in seeds if m in by_seed[s]])
             cells.append(f"{sp.mean:.{digits}f} ± {sp.std:.{digits}f}")
@@ -89,6 +102,25 @@ def ranking_line(data: PerSeed, seeds: list[int], metric: str, models: list[str]
         order = sorted(present, key=lambda m: -float(np.nanmean(data[m][s][metric])))
         out.append(f"seed {s}: " + " > ".join(order))
     return "; ".join(out)
+
+
+def verdicts(data: PerSeed, pairs: list[tuple[str, str]], metric: str) -> str:
+    """One line per comparison: does its sign hold in every seed?"""
+    seeds = sorted(set.intersection(*(set(s) for s in data.values()))) if data else []
+    out = []
+    for a, b in pairs:
+        if a not in data or b not in data:
+            continue
+        c = compare_across_seeds([float(np.nanmean(data[a][s][metric])) for s in seeds],
+                                 [float(np.nanmean(data[b][s][metric])) for s in seeds])
+        if c.n < 3:
+            out.append(f"- {a} vs {b}: only {c.n} seed(s) so far; no conclusion")
+        elif c.wins in (0, c.n):
+            hi, lo = (a, b) if c.wins else (b, a)
+            out.append(f"- {hi} > {lo} in all {c.n} seeds (t-test over seeds p = {c.p_value:.2g}): survives")
+        else:
+            out.append(f"- {a} vs {b}: {a} ahead in {c.wins} of {c.n} seeds: the order depends on the seed")
+    return "\n".join(out)
 
 
 def compare_table(data: PerSeed, pairs: list[tuple[str, str]], metric: str, scale: float = 1.0,
@@ -122,20 +154,24 @@ def write_reports(runs: Path, commit: str = "") -> None:
         data = _embed_seeds(runs, names)
         if not data:
             continue
-        table, seeds = spread_table(data, ["ndcg@10", "hr@10", "coverage@10"] if key == "cold-items"
+        table, seeds = spread_table(data, ["ndcg@10", "hr@10", "coverage@10"] if key.startswith("cold-items")
                                     else ["ndcg@10", "hr@10"])
         order = ranking_line(data, seeds, "ndcg@10", list(data))
         cmd = " ".join(f"configs/{n}.toml" for n in names)
-        body = (f"Full ranking; 95% bootstrap CIs over users are per seed (`report.md` of each seed's run); here "
-                f"one number per seed (mean over that seed's test users), the mean and sample standard "
-                f"deviation across seeds {seeds}, and each comparison seed by seed (per-user paired sign-flip "
+        models = ",".join(data) if key == "cold-items-ml1m" else ""
+        only = f" (only {models.replace(',', ', ')})" if models else ""
+        body = (f"Full ranking over the catalog. Per seed: the mean over that seed's test users ± the half-width "
+                f"of its 95% bootstrap CI over users; across seeds {seeds}: mean ± sample standard "
+                f"deviation; each comparison seed by seed (per-user paired sign-flip "
                 f"p within the seed) and across seeds (paired t-test over the per-seed means, {len(seeds) - 1} "
                 f"degrees of freedom). Configs: {cmd} (their `[split] seed` replaced by each seed; same "
-                f"models and budgets as the single-seed tables).{at}\n\n"
-                f"{table}\n\nOrder by NDCG@10 per seed: {order}\n\n{compare_table(data, pairs, 'ndcg@10')}")
+                f"budgets as the single-seed tables){only}.{at}\n\n"
+                f"{table}\n\nOrder by NDCG@10 per seed: {order}\n\n{compare_table(data, pairs, 'ndcg@10')}\n\n"
+                f"Conclusions (NDCG@10):\n\n{verdicts(data, pairs, 'ndcg@10')}")
         write_section(f"multi-seed-{key}", title, body,
                       f"python bench/multi_seed.py embed --configs {','.join(f'configs/{n}.toml' for n in names)} "
-                      f"--seeds {','.join(map(str, seeds))}; python bench/multi_seed.py report")
+                      + (f"--models {models} " if models else "")
+                      + f"--seeds {','.join(map(str, seeds))}; python bench/multi_seed.py report")
     for tag, title in LLMRANK.items():
         data = _llm_seeds(runs / f"llmrank-ml-100k{tag}")
         if not data:
@@ -145,11 +181,13 @@ def write_reports(runs: Path, commit: str = "") -> None:
         what = ("the split seed (which users become new users) and the candidate/user-sample seed are both the "
                 "seed" if tag else "the split is deterministic (leave-one-out); the seed draws the candidates "
                 "and the user sample; baselines are fitted once and evaluated on every seed")
-        body = (f"Metrics in %; {what}. Each seed evaluates the first N users of its own seeded draw; LLM "
+        body = (f"Metrics in %; per seed: mean ± half-width of the 95% bootstrap CI over users; {what}. "
+                f"Each seed evaluates the first N users of its own seeded draw; LLM "
                 f"variants are SmolLM2-135M-Instruct Q4_1 on llama.cpp, 1 thread, last 15 history titles. "
                 f"Per-seed comparisons: per-user paired sign-flip p; across seeds: paired t-test over the "
                 f"per-seed means ({len(seeds) - 1} d.f.).{at}\n\n{table}\n\n"
-                f"{compare_table(data, LLM_PAIRS, 'ndcg@10', scale=100, digits=1)}")
+                f"{compare_table(data, LLM_PAIRS, 'ndcg@10', scale=100, digits=1)}\n\n"
+                f"Conclusions (NDCG@10):\n\n{verdicts(data, LLM_PAIRS, 'ndcg@10')}")
         write_section(f"multi-seed-llmrank{tag}", title, body,
                       f"python bench/multi_seed.py llmrank {split} --seeds {','.join(map(str, seeds))} "
                       f"--users N; python bench/multi_seed.py report")
