@@ -31,7 +31,7 @@ def rows_for(config: Path, out_root: Path, reuse: bool = False) -> list[str]:
     if reuse:
         records = [Record(**r) for r in json.loads((out_root / cfg.name / "results.json").read_text())]
     else:
-        records = run(cfg, out_root / cfg.name).records
+        records = run(cfg, out_root / cfg.name, overwrite=True).records
     recs = {(r.model, r.protocol, r.metric if r.k is None else f"{r.metric}@{r.k}"): r for r in records}
     rows = []
     for spec in cfg.models:

@@ -47,7 +47,7 @@ def main() -> None:
         cfg = load_run_config(path)
         folder = cfg.output_dir()
         if args.run:
-            run(cfg)
+            run(cfg, overwrite=True)
         if not (folder / "results.json").exists():
             print(f"skipping {path}: no results in {folder}", file=sys.stderr)
             continue

@@ -85,7 +85,7 @@ def main() -> None:
             cfg = load_run_config(path)
             folder = cfg.output_dir()
             if not args.reuse:
-                run(cfg)
+                run(cfg, overwrite=True)
             elif not (folder / "results.json").exists():
                 notes.append(f"{path}: no results yet (run it with `llm4rec run {path}`)")
                 continue

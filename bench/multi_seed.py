@@ -47,7 +47,7 @@ def run_embed(configs: list[str], seeds: list[int], runs: Path, models: set[str]
                 print(f"== {cfg.name} seed {seed}: done already", flush=True)
                 continue
             print(f"== {cfg.name} seed {seed} ({time.strftime('%H:%M:%S')})", flush=True)
-            run(cfg, out)
+            run(cfg, out, overwrite=True)  # a partial earlier attempt is replaced
 
 
 def _finished(out: Path, labels: list[str]) -> bool:

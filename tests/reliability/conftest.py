@@ -31,3 +31,15 @@ def pop_folder(tiny_split, tmp_path) -> Path:
     from llm4rec.models import make_model
 
     return make_model("pop").fit(tiny_split.train).save(tmp_path / "pop")
+
+
+@pytest.fixture(scope="session")
+def tiny_csv(ml100k, tmp_path_factory) -> Path:
+    """ML-100K's first 30 users as a ``user,item,timestamp`` CSV (external ids), for CLI runs."""
+    inter = ml100k.interactions
+    rows = np.flatnonzero(inter.user < 30)
+    path = tmp_path_factory.mktemp("data") / "tiny.csv"
+    users, items = ml100k.user_ids[inter.user[rows]], ml100k.catalog.ids[inter.item[rows]]
+    path.write_text("user,item,timestamp\n" + "".join(f"{u},{i},{t}\n" for u, i, t in
+                                                     zip(users, items, inter.timestamp[rows], strict=True)))
+    return path

@@ -71,3 +71,24 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
     assert lines, err[-800:]
     for n in needles:
         assert n in lines[-1], (n, lines[-1])
+
+
+def cli_inprocess(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """``llm4rec ARGS`` through :func:`llm4rec.cli.entry` in this process (no interpreter start-up):
+    exit code and captured stdout/stderr as a :class:`subprocess.CompletedProcess`."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from llm4rec.cli import entry
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    stdin_stream = io.TextIOWrapper(io.BytesIO(stdin or b""), encoding="utf-8")
+    with (mock.patch.object(sys, "argv", ["llm4rec", *args]), mock.patch.object(sys, "stdin", stdin_stream),
+          contextlib.redirect_stdout(out), contextlib.redirect_stderr(err)):
+        try:
+            entry()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return subprocess.CompletedProcess(["llm4rec", *args], code, out.getvalue(), err.getvalue())

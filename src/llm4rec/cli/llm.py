@@ -11,6 +11,7 @@ Mount with ``register(app)`` (adds both commands to a Typer app) or ``app.add_ty
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import Annotated, Any
 
@@ -114,10 +115,10 @@ def chat_command(
     session = ChatSession(ranker, enc, resolve_user(ds, user) if user else None, k=k, n_retrieve=retrieve)
     interactive = sys.stdin.isatty()
     typer.echo("bot: What would you like to watch? (say 'quit' to leave)")
-    while True:
+    for n in itertools.count(1):
         if interactive:
             typer.echo("you: ", nl=False)
-        line = sys.stdin.readline()
+        line = read_line(n)
         if not line or ChatSession.is_end(line):
             typer.echo("bot: Enjoy!")
             break
@@ -128,6 +129,17 @@ def chat_command(
         typer.echo("bot: " + session.respond(line))
         if show_state:
             typer.echo("state: " + json.dumps(session.state.as_dict()))
+
+
+def read_line(n: int) -> str:
+    """Line ``n`` of stdin as text; bytes that are not UTF-8 are a :class:`ConfigError` (one clear line)."""
+    raw = sys.stdin.buffer.readline() if hasattr(sys.stdin, "buffer") else sys.stdin.readline()
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"stdin line {n} is not UTF-8 text; send UTF-8 (e.g. convert with iconv)") from None
 
 
 def register(app: typer.Typer) -> None:

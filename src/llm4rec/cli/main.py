@@ -34,7 +34,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
 @app.command()
 def run(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", exists=True, dir_okay=False)],
         out: Annotated[Path | None, typer.Option(help="output folder (default: the config's output.dir)")] = None,
-        max_users: Annotated[int | None, typer.Option(help="evaluate a seeded subset of users")] = None,
+        max_users: Annotated[int | None, typer.Option(min=1, help="evaluate a seeded subset of users")] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the outputs of an earlier run in "
+                                                "the output folder (default: refuse)")] = False,
         ) -> None:
     """Run CONFIG: fit every model, evaluate every protocol, write results.json, report.md, metrics.png.
 
@@ -49,15 +51,19 @@ def run(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", e
     if cfg.seeds:
         from llm4rec.eval.seed_runs import run_seeds
 
-        runs = run_seeds(cfg, out)
+        runs = run_seeds(cfg, out, overwrite=overwrite)
         typer.echo((runs.output_dir / "seeds.md").read_text())
         folder, files, failures = runs.output_dir, runs.files, runs.failures
+        empty = [f"{e} (seed {s})" for s, r in runs.runs.items() for e in r.empty]
     else:
-        result = run_config(cfg, out)
+        result = run_config(cfg, out, overwrite=overwrite)
         print_tables(result)
-        folder, files, failures = result.output_dir, result.files, result.failures
+        folder, files, failures, empty = result.output_dir, result.files, result.failures, result.empty
     typer.echo(f"results written to {folder}/ ({', '.join(files)})")
-    if failures:
+    if empty:
+        typer.secho(f"error: no user was evaluated for {', '.join(empty)} (metrics are null, n_users = 0 "
+                    "in results.json); check the split and eval.max_users", fg=typer.colors.RED, err=True)
+    if failures or empty:
         raise typer.Exit(code=1)
 
 
@@ -83,11 +89,16 @@ def _default(field) -> str:
 
 
 def entry() -> None:
-    """Console entry point: known errors print one clear line instead of a traceback."""
+    """Console entry point: known errors and file-system faults print one clear line instead of a traceback."""
     try:
         app()
     except Llm4RecError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except OSError as exc:  # an unwritable folder, a full disk, a file that vanished: not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.secho(f"error: {where}{exc.strerror or exc}; check the path and its permissions",
+                    fg=typer.colors.RED, err=True)
         sys.exit(2)
 
 

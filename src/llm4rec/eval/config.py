@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from llm4rec.config import Config, check_path_name, describe_errors, read_toml
 from llm4rec.errors import ConfigError
@@ -55,6 +55,19 @@ class SplitSpec(Config):
             raise ValueError(f"unknown split kind {v!r}; available: {', '.join(SPLITS.names())}")
         return v
 
+    @field_validator("params")
+    @classmethod
+    def _known_params(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Misspelled split parameters and impossible fractions fail when the config is read."""
+        from llm4rec.data.split import check_split_params
+
+        if "kind" in info.data:  # else the kind itself is the error
+            try:
+                check_split_params(info.data["kind"], v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
 
 class ModelSpec(Config):
     """A registered model (``llm4rec models`` lists them) with its typed parameters."""
@@ -93,6 +106,19 @@ class EvalSpec(Config):
     seed: int = 0
     max_users: int | None = Field(None, ge=1, description="evaluate a seeded random subset of users")
 
+    @field_validator("metrics", "ks")
+    @classmethod
+    def _known_metrics(cls, v: list, info: ValidationInfo) -> list:
+        """Unknown metrics and non-positive cut-offs fail when the config is read (``ks`` above the
+        catalog size fail once the catalog is known, before any model trains)."""
+        from llm4rec.eval.protocols.base import resolve_metrics
+
+        try:
+            resolve_metrics(v, [1]) if info.field_name == "metrics" else resolve_metrics([], v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
 
 class OutputSpec(Config):
     dir: str = "runs/{name}"
@@ -117,6 +143,11 @@ class RunConfig(Config):
         if v is not None and len(set(v)) != len(v):
             raise ValueError(f"seeds must be distinct; got {v}")
         return v
+    _source: str = PrivateAttr("run config")  # the file it was read from, for error messages
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """A :class:`ConfigError` naming this config's file and ``key`` (checks that need the data)."""
+        return ConfigError(f"{self._source}: {key}: {message}")
 
     @field_validator("name")
     @classmethod
@@ -151,6 +182,8 @@ def load_run_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     raw.setdefault("name", Path(path).stem)
     try:
-        return RunConfig.model_validate(raw)
+        cfg = RunConfig.model_validate(raw)
     except ValueError as exc:
         raise ConfigError(f"{path}: {describe_errors(exc)}") from None
+    cfg._source = str(path)
+    return cfg

@@ -17,8 +17,9 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -26,7 +27,8 @@ from filelock import FileLock, Timeout
 from llm4rec.errors import ConfigError, Llm4RecError
 
 #: What a run writes into its folder (``--overwrite`` removes these and nothing else).
-OUTPUTS = ("results.json", "per_user.npz", "failures.json", "report.md", "metrics.png", "config.toml", "models")
+OUTPUTS = ("results.json", "per_user.npz", "failures.json", "report.md", "metrics.png", "config.toml", "models",
+           "seeds.md", "seeds.json")
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 
@@ -86,7 +88,11 @@ class RunFolder:
     def write_npz(self, name: str, arrays: dict[str, np.ndarray]) -> Path:
         return self._atomic(name, lambda f: np.savez(f, **arrays))
 
-    def _atomic(self, name: str, write: Any) -> Path:
+    def write_with(self, name: str, write: Callable[[BinaryIO], object]) -> Path:
+        """``write(f)`` fills a binary file that then atomically becomes ``name``."""
+        return self._atomic(name, write)
+
+    def _atomic(self, name: str, write: Callable[[BinaryIO], object]) -> Path:
         target = self.path / name
         fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + name + ".", dir=self.path)
         try:

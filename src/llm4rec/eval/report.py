@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from llm4rec.data.dataset import Dataset
     from llm4rec.data.split import Split
     from llm4rec.eval.config import RunConfig
+    from llm4rec.eval.outdir import RunFolder
 
 
 def metric_name(r: Record) -> str:
@@ -118,7 +119,8 @@ def significance_lines(result: RunResult, cfg: RunConfig) -> list[str]:
 
 
 def plot(result: RunResult, path) -> bool:
-    """Bar chart of each ranking metric per model, with bootstrap confidence intervals (False: nothing to plot)."""
+    """Bar chart of each ranking metric per model, with bootstrap confidence intervals, to a path or a
+    binary file (False: nothing to plot)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,17 +144,17 @@ def plot(result: RunResult, path) -> bool:
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return True
 
 
-def write_outputs(result: RunResult, cfg: RunConfig, ds: Dataset, split: Split) -> list[str]:
-    """Write report.md and (if enabled and there is something to plot) metrics.png next to results.json;
-    return the names of the files written."""
-    out = result.output_dir
-    (out / "report.md").write_text(markdown(result, cfg, ds, split))
+def write_outputs(result: RunResult, cfg: RunConfig, ds: Dataset, split: Split, folder: RunFolder) -> list[str]:
+    """Write report.md and (if enabled and there is something to plot) metrics.png next to results.json,
+    atomically; return the names of the files written."""
+    folder.write_text("report.md", markdown(result, cfg, ds, split))
     written = ["report.md"]
-    if cfg.output.plot and plot(result, out / "metrics.png"):
+    if cfg.output.plot and any(r.protocol != "cost" and r.ci_low is not None for r in result.records):
+        folder.write_with("metrics.png", lambda f: plot(result, f))
         written.append("metrics.png")
     return written

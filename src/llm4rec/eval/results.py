@@ -83,3 +83,9 @@ class RunResult:
     output_dir: Path
     user_vocab: np.ndarray | None = None
     files: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> list[str]:
+        """``"model (protocol)"`` for every evaluation that covered no user (its metrics are ``null``)."""
+        return list(dict.fromkeys(f"{r.model} ({r.protocol})" for r in self.records
+                                  if r.protocol != "cost" and r.n_users == 0))

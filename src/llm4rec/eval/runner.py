@@ -9,13 +9,13 @@ Outputs (in ``RunConfig.output_dir()``):
 - ``report.md`` and ``metrics.png`` (see :mod:`llm4rec.eval.report`);
 - ``config.toml``: the validated configuration that produced them.
 
-Results are written after every model, so a crash loses nothing already computed;
-a model that fails is reported and the run goes on with the others.
+Results are written after every model (atomically, into a locked folder: :mod:`llm4rec.eval.outdir`),
+so a crash loses nothing already computed; a model that fails is reported and the run goes on with
+the others. ``results.json`` is strict JSON: a metric over no user is ``null`` with ``n_users = 0``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -27,6 +27,7 @@ import numpy as np
 from llm4rec.data.dataset import Dataset
 from llm4rec.data.split import Split
 from llm4rec.eval.config import DatasetSpec, RunConfig, SplitSpec
+from llm4rec.eval.outdir import RunFolder
 from llm4rec.eval.protocols import EvalProtocol
 from llm4rec.eval.report import write_outputs
 from llm4rec.eval.results import USER_ID, Record, RunResult
@@ -112,40 +113,60 @@ def sample_eval_users(split: Split, cfg: RunConfig) -> Split:
     return replace(split, **{part: sub}, params={**split.params, "max_users": cfg.eval.max_users})
 
 
-def run(cfg: RunConfig, output_dir: str | Path | None = None) -> RunResult:
-    """Execute a run configuration end to end and write its outputs."""
+def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool = False) -> RunResult:
+    """Execute a run configuration end to end and write its outputs.
+
+    The output folder is locked for the whole run and must not hold an earlier run's outputs
+    unless ``overwrite`` (see :mod:`llm4rec.eval.outdir`). ``RunResult.empty`` lists the
+    (model, protocol) pairs that evaluated no user (the CLI then exits non-zero).
+    """
     out = Path(output_dir) if output_dir else cfg.output_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    cfg.save(out / "config.toml")
-    t0 = time.perf_counter()
-    ds = load_data(cfg.dataset)
-    split = make_run_split(ds, cfg.dataset, cfg.split)
-    log.info("%s: %d train / %d valid / %d test interactions (%.1fs)", ds.name, len(split.train),
-             len(split.valid), len(split.test), time.perf_counter() - t0)
-    split = sample_eval_users(split, cfg)
-    result = RunResult([], {}, {}, out, user_vocab=ds.user_ids, files=["config.toml"])
-    options = early_stopping(split.train, split.valid)  # NDCG@10 on the validation part
-    for spec in cfg.models:
-        label = spec.display
-        try:
-            model = make_model(spec.name, spec.params)
-            log.info("fitting %s", label)
-            start = time.perf_counter()
-            model.fit(split.train, split.valid, options)
-            fit_seconds = time.perf_counter() - start
-            records, per_user = evaluate_model(model, label, split, cfg.protocols, cfg)
-            records.append(Record(label, "cost", "fit_seconds", None, fit_seconds, None, None, 0))
-            records.extend(_lm_cost_records(model, label))
-            result.records.extend(records)
-            result.per_user.update(per_user)
-            if cfg.output.save_models:
-                model.save(out / "models" / label)
-        except Exception as exc:  # report, keep the finished models' results, go on
-            log.error("model %s failed: %s", label, exc)
-            result.failures[label] = "".join(traceback.format_exception(exc))
-        write_results(result, out)
-    result.files += [f for f in write_outputs(result, cfg, ds, split) if f not in result.files]
+    with RunFolder(out, overwrite=overwrite) as folder:
+        folder.write_text("config.toml", cfg.to_toml())
+        t0 = time.perf_counter()
+        ds = load_data(cfg.dataset)
+        split = make_run_split(ds, cfg.dataset, cfg.split)
+        log.info("%s: %d train / %d valid / %d test interactions (%.1fs)", ds.name, len(split.train),
+                 len(split.valid), len(split.test), time.perf_counter() - t0)
+        split = sample_eval_users(split, cfg)
+        check_run_data(cfg, split)
+        result = RunResult([], {}, {}, out, user_vocab=ds.user_ids, files=["config.toml"])
+        options = early_stopping(split.train, split.valid)  # NDCG@10 on the validation part
+        for spec in cfg.models:
+            label = spec.display
+            try:
+                model = make_model(spec.name, spec.params)
+                log.info("fitting %s", label)
+                start = time.perf_counter()
+                model.fit(split.train, split.valid, options)
+                fit_seconds = time.perf_counter() - start
+                records, per_user = evaluate_model(model, label, split, cfg.protocols, cfg)
+                records.append(Record(label, "cost", "fit_seconds", None, fit_seconds, None, None, 0))
+                records.extend(_lm_cost_records(model, label))
+                result.records.extend(records)
+                result.per_user.update(per_user)
+                if cfg.output.save_models:
+                    model.save(out / "models" / label)
+            except Exception as exc:  # report, keep the finished models' results, go on
+                log.error("model %s failed: %s", label, exc)
+                result.failures[label] = "".join(traceback.format_exception(exc))
+            write_results(result, folder)
+        result.files += [f for f in write_outputs(result, cfg, ds, split, folder) if f not in result.files]
     return result
+
+
+def check_run_data(cfg: RunConfig, split: Split) -> None:
+    """Checks that need the data, run before any model trains: something left to train on and to
+    evaluate (a k-core or a split can leave nothing), cut-offs within the catalog."""
+    kcore = f" after the {cfg.dataset.kcore}-core filter" if cfg.dataset.kcore else ""
+    key = "dataset.kcore" if cfg.dataset.kcore else "split"
+    if not len(split.train):
+        raise cfg.error(key, f"no training interaction is left{kcore}; lower the k-core or check the data")
+    if not len(split.part(cfg.eval.part)):
+        raise cfg.error(key, f"the split leaves no user to evaluate in part {cfg.eval.part!r}{kcore}")
+    too_big = [k for k in cfg.eval.ks if k > split.n_items]
+    if too_big:
+        raise cfg.error("eval.ks", f"cut-offs {too_big} exceed the catalog size ({split.n_items} items)")
 
 
 def _lm_cost_records(model: Recommender, label: str) -> list[Record]:
@@ -156,28 +177,20 @@ def _lm_cost_records(model: Recommender, label: str) -> list[Record]:
     return [Record(label, "cost", name, None, float(value), None, None, 0) for name, value in usage().items()]
 
 
-def write_results(result: RunResult, out: Path) -> None:
-    """Write results.json, per_user.npz and failures.json atomically (tmp file + rename).
+def write_results(result: RunResult, folder: RunFolder) -> None:
+    """Write results.json (strict JSON), per_user.npz and failures.json atomically.
 
     In ``per_user.npz`` the ``"model|protocol|user_id"`` columns hold external user ids (strings)
     when ``result.user_vocab`` is set; :func:`llm4rec.eval.per_user.load_per_user` reads them back.
     """
-    _atomic_write(out / "results.json", json.dumps([asdict(r) for r in result.records], indent=1))
+    folder.write_json("results.json", [asdict(r) for r in result.records])
     arrays = dict(result.per_user)
     if result.user_vocab is not None:
         vocab = np.asarray(result.user_vocab).astype(str)
         arrays.update({k: vocab[v] for k, v in arrays.items() if k.endswith(f"|{USER_ID}")})
-    tmp = out / "per_user.tmp.npz"
-    np.savez(tmp, **arrays)
-    tmp.replace(out / "per_user.npz")
+    folder.write_npz("per_user.npz", arrays)
     written = ["results.json", "per_user.npz"]
     if result.failures:
-        _atomic_write(out / "failures.json", json.dumps(result.failures, indent=1))
+        folder.write_json("failures.json", result.failures)
         written.append("failures.json")
     result.files += [f for f in written if f not in result.files]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -10,11 +10,11 @@ ahead, and a paired t-test over the seeds: :func:`llm4rec.eval.seeds.compare_acr
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from llm4rec.eval.config import RunConfig
+from llm4rec.eval.outdir import RunFolder
 from llm4rec.eval.protocols.base import NegativeSampling
 from llm4rec.eval.report import metric_name
 from llm4rec.eval.results import Record, RunResult
@@ -42,17 +42,21 @@ def config_for_seed(cfg: RunConfig, seed: int) -> RunConfig:
                                   "split": cfg.split.model_copy(update={"seed": seed})})
 
 
-def run_seeds(cfg: RunConfig, output_dir: str | Path | None = None) -> SeedRuns:
-    """Run ``cfg`` once per seed of ``cfg.seeds`` and write the summary across seeds."""
+def run_seeds(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool = False) -> SeedRuns:
+    """Run ``cfg`` once per seed of ``cfg.seeds`` and write the summary across seeds.
+
+    The output folder and every ``seed-<s>/`` folder follow :mod:`llm4rec.eval.outdir` (locked;
+    earlier outputs refused unless ``overwrite``).
+    """
     from llm4rec.eval.runner import run
 
     if not cfg.seeds:
         raise ValueError("run_seeds needs a configuration with seeds")
     out = Path(output_dir) if output_dir else cfg.output_dir()
-    runs = {s: run(config_for_seed(cfg, s), out / f"seed-{s}") for s in cfg.seeds}
-    (out / "seeds.md").write_text(seeds_markdown(cfg, runs))
-    rows = [{"seed": s, **asdict(r)} for s, res in runs.items() for r in res.records]
-    (out / "seeds.json").write_text(json.dumps(rows, indent=1))
+    with RunFolder(out, overwrite=overwrite) as folder:
+        runs = {s: run(config_for_seed(cfg, s), out / f"seed-{s}", overwrite=overwrite) for s in cfg.seeds}
+        folder.write_text("seeds.md", seeds_markdown(cfg, runs))
+        folder.write_json("seeds.json", [{"seed": s, **asdict(r)} for s, res in runs.items() for r in res.records])
     files = [f"seed-{s}/{f}" for s, res in runs.items() for f in res.files] + ["seeds.md", "seeds.json"]
     return SeedRuns(runs, out, files)
 
