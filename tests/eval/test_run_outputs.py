@@ -58,7 +58,7 @@ def test_cli_reports_only_the_files_it_wrote(ml100k, tmp_path):
     assert res.exit_code == 0, res.output
     listed = re.search(r"results written to .*/ \((.*)\)", res.output).group(1).split(", ")
     assert "metrics.png" not in listed and not (tmp_path / "out" / "metrics.png").exists()
-    assert sorted(listed) == sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert sorted(listed) == sorted(p.name for p in (tmp_path / "out").iterdir() if p.name != ".lock")
 
 
 def test_a_run_over_seeds_reports_mean_and_spread_beside_the_per_seed_cis(ml100k, tmp_path):
