@@ -78,12 +78,20 @@ retriever = "itemknn"
 top_n = 5
 ranker = "llm-likelihood"
 ranker_params = {generator = {backend = "toy"}, progress = false}
+[[models]]
+name = "ann"
+label = "text-faiss"
+[models.params]
+index = "hnsw"
+top_n = 50
+model_params = {pooling = "recency", encoder = {backend = "wordllama"}}
 """
 
 
 @pytest.fixture(scope="session")
 def artifact(tmp_path_factory):
-    """An artifact written by ``llm4rec train CONFIG --save DIR``: item-kNN and an item-kNN + LLM pipeline."""
+    """An artifact written by ``llm4rec train CONFIG --save DIR``: item-kNN, an item-kNN + LLM pipeline and a
+    text model retrieving through a FAISS index."""
     from typer.testing import CliRunner
 
     from llm4rec.cli import app

@@ -23,11 +23,11 @@ def test_artifact_is_self_describing_data(artifact, ml100k):
     text = (artifact / "artifact.toml").read_text()
     assert 'format = "llm4rec-artifact"' in text and 'name = "llm-rerank"' in text
     art = load_artifact(artifact)
-    assert list(art.models) == ["itemknn", "rerank"]
+    assert list(art.models) == ["itemknn", "rerank", "text-faiss"]
     assert art.manifest.data_fingerprint == fingerprint(ml100k.interactions, ml100k.user_ids, ml100k.catalog.ids)
     assert art.user_ids.tolist() == ml100k.user_ids.tolist()
     assert art.catalog.text([49]) == ml100k.catalog.text([49])
-    for name in ("itemknn", "rerank"):
+    for name in ("itemknn", "rerank", "text-faiss"):
         meta = json.loads((artifact / "models" / name / "meta.json").read_text())
         assert "class" not in meta  # a registered name, never a code path
 
@@ -49,7 +49,11 @@ def test_served_artifact_answers_like_the_loaded_models(artifact):
                 time.sleep(0.1)
             assert proc.poll() is None, proc.stdout.read().decode()
         got = {m: httpx.post(url + "/v1/recommend", json={"user": "42", "k": 5, "model": m}, headers=AUTH).json()
-               for m in ("itemknn", "rerank")}
+               for m in ("itemknn", "rerank", "text-faiss")}
+        history = [it["id"] for it in httpx.get(url + "/v1/users/42?limit=1000", headers=AUTH).json()["history"]]
+        adhoc = httpx.post(url + "/v1/recommend", json={"history": history, "k": 5, "model": "text-faiss"},
+                           headers=AUTH).json()
+        assert adhoc["items"] == got["text-faiss"]["items"]  # a new user with 42's history, through the index
         assert httpx.post(url + "/v1/recommend", json={"user": "42"}).status_code == 401
     finally:
         proc.terminate()
@@ -61,6 +65,9 @@ def test_served_artifact_answers_like_the_loaded_models(artifact):
         assert [it["id"] for it in body["items"]] == art.catalog.ids[ids[0]].tolist()
         np.testing.assert_allclose([it["score"] for it in body["items"]], scores[0], rtol=1e-5)
     assert {it["id"] for it in got["rerank"]["items"]} == {it["id"] for it in got["itemknn"]["items"]}
+    exact, _ = art.models["text-faiss"].model_.recommend([u], k=5)  # the text model without the index
+    served = {it["id"] for it in got["text-faiss"]["items"]}
+    assert len(served & set(art.catalog.ids[exact[0]].tolist())) >= 4
 
 
 def test_secrets_are_refused_at_save(tmp_path, fitted, ml100k):
