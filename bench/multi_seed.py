@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--variants", default="baselines,smol-likelihood")
     ap.add_argument("--runs", type=Path, default=RUNS, help="where the per-seed results live")
     ap.add_argument("--commit", default="", help="report: the commit the runs were made on")
+    ap.add_argument("--commit-llm", default="", help="report: the commit of the llmrank runs (default: --commit)")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.job == "embed":
@@ -105,7 +106,7 @@ def main() -> None:
     else:
         from multi_seed_report import write_reports
 
-        write_reports(args.runs, args.commit)
+        write_reports(args.runs, args.commit, args.commit_llm)
 
 
 if __name__ == "__main__":

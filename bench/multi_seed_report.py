@@ -117,7 +117,9 @@ def verdicts(data: PerSeed, pairs: list[tuple[str, str]], metric: str) -> str:
             out.append(f"- {a} vs {b}: only {c.n} seed(s) so far; no conclusion")
         elif c.wins in (0, c.n):
             hi, lo = (a, b) if c.wins else (b, a)
-            out.append(f"- {hi} > {lo} in all {c.n} seeds (t-test over seeds p = {c.p_value:.2g}): survives")
+            sig = "significant" if c.p_value < 0.05 else "not significant"
+            out.append(f"- {hi} > {lo} in all {c.n} seeds: survives (paired t-test over seeds p = {c.p_value:.2g}, "
+                       f"{sig} at 5% with {c.n - 1} d.f.)")
         else:
             out.append(f"- {a} vs {b}: {a} ahead in {c.wins} of {c.n} seeds: the order depends on the seed")
     return "\n".join(out)
@@ -148,8 +150,9 @@ def compare_table(data: PerSeed, pairs: list[tuple[str, str]], metric: str, scal
 MACHINE = " Machine: 2-core AMD EPYC shared with other developers' jobs, each job on one core (1 thread)."
 
 
-def write_reports(runs: Path, commit: str = "") -> None:
+def write_reports(runs: Path, commit: str = "", commit_llm: str = "") -> None:
     at = (f" Code: commit {commit}." if commit else "") + MACHINE
+    at_llm = (f" Code: commit {commit_llm or commit}." if commit_llm or commit else "") + MACHINE
     for key, (title, names, pairs) in EMBED.items():
         data = _embed_seeds(runs, names)
         if not data:
@@ -185,9 +188,10 @@ def write_reports(runs: Path, commit: str = "") -> None:
                 f"Each seed evaluates the first N users of its own seeded draw; LLM "
                 f"variants are SmolLM2-135M-Instruct Q4_1 on llama.cpp, 1 thread, last 15 history titles. "
                 f"Per-seed comparisons: per-user paired sign-flip p; across seeds: paired t-test over the "
-                f"per-seed means ({len(seeds) - 1} d.f.).{at}\n\n{table}\n\n"
+                f"per-seed means ({len(seeds) - 1} d.f.).{at_llm}\n\n{table}\n\n"
                 f"{compare_table(data, LLM_PAIRS, 'ndcg@10', scale=100, digits=1)}\n\n"
                 f"Conclusions (NDCG@10):\n\n{verdicts(data, LLM_PAIRS, 'ndcg@10')}")
         write_section(f"multi-seed-llmrank{tag}", title, body,
                       f"python bench/multi_seed.py llmrank {split} --seeds {','.join(map(str, seeds))} "
-                      f"--users N; python bench/multi_seed.py report")
+                      f"--users {min(len(v['ndcg@10']) for d in data.values() for v in d.values())} "
+                      "--variants baselines,smol-likelihood; python bench/multi_seed.py report")
