@@ -120,9 +120,7 @@ def evaluate_variant(name: str, model, fit_s: float, split, users: np.ndarray, p
         row["eval_s"] += res.seconds
         row.update({"n_users": len(done), "users": done, "per_user": per_user})
         row.update({k: float(np.mean(v)) for k, v in per_user.items()})
-        usage = getattr(model, "lm_usage", None)
-        if callable(usage):
-            row.update(usage())
+        row.update(model.costs())
         if save is not None:
             save.write_text(json.dumps(row))
         print(f"  {name}: {len(done)}/{len(users)} users, ndcg@10 {row['ndcg@10']:.4f}", flush=True)

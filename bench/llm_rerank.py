@@ -55,8 +55,7 @@ def main() -> None:
             res = protocol.evaluate(model, split, "test", ks=(1, 5, 10), metrics=("hr", "ndcg"), users=users)
         row = {"protocol": proto, "model": label, "n_users": len(res.users), "eval_s": res.seconds,
                "fit_s": fit_s, **{k: float(np.mean(v)) for k, v in res.per_user.items()}}
-        if hasattr(model, "lm_usage"):
-            row.update(model.lm_usage())
+        row.update(model.costs())
         rows.append(row)
         print(json.dumps(row), flush=True)
     (OUT / f"rerank-ml-100k-{len(users)}.json").write_text(json.dumps(rows, indent=1))

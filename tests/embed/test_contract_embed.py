@@ -5,8 +5,8 @@ WordLlama (numpy, ~50k texts/s) keeps these fast; the MiniLM path is exercised i
 
 from __future__ import annotations
 
-from contract import RecommenderContract
 from llm4rec.models import make_model
+from llm4rec.testing import RecommenderContract
 
 WORDLLAMA = {"backend": "wordllama"}
 

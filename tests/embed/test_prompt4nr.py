@@ -7,8 +7,8 @@ import torch
 from test_text import tiny_log
 from test_twotower import tiny_bert
 
-from contract import RecommenderContract
 from llm4rec.models import make_model
+from llm4rec.testing import RecommenderContract
 
 
 def tiny_params(**extra):
@@ -25,9 +25,9 @@ class TestPrompt4NRSoft(RecommenderContract):
 def test_soft_prompt_trains_prompts_and_head_hard_prompt_only_the_head(small_split):
     soft = make_model("prompt4nr", tiny_params()).fit(small_split.train)
     hard = make_model("prompt4nr", tiny_params(prompt="hard")).fit(small_split.train)
-    assert soft.lm_usage()["params_trained"] == 4 * 32 + 32 + 1
-    assert hard.lm_usage()["params_trained"] == 32 + 1
-    assert soft.lm_usage()["pairs"] == 64  # one negative per positive
+    assert soft.costs()["params_trained"] == 4 * 32 + 32 + 1
+    assert hard.costs()["params_trained"] == 32 + 1
+    assert soft.costs()["pairs"] == 64  # one negative per positive
     cands = np.array([[0, 1, 2], [3, 4, 5]])
     assert soft.score([0, 1], cands).shape == (2, 3)
 
@@ -37,7 +37,7 @@ def test_minilm_prompt_tuning_step(tmp_path):
     params = {"encoder": {"backend": "hf", "model": "minilm", "max_length": 64,
                           "cache_path": str(tmp_path / "c.sqlite")}, "max_pairs": 2, "batch_size": 4}
     model = make_model("prompt4nr", params).fit(tiny_log())
-    assert model.lm_usage()["params_trained"] == 8 * 384 + 385
+    assert model.costs()["params_trained"] == 8 * 384 + 385
     assert np.isfinite(model.score([0, 1])).all()
 
 
@@ -54,7 +54,7 @@ def test_finetune_trains_a_private_copy_of_the_encoder(small_split, tmp_path):
     before = {k: v.clone() for k, v in shared.state_dict().items()}
     model = make_model("prompt4nr", params).fit(small_split.train)
     n_encoder = sum(p.numel() for p in shared.parameters())
-    assert model.lm_usage()["params_trained"] == n_encoder + 32 + 1
+    assert model.costs()["params_trained"] == n_encoder + 32 + 1
     assert all(torch.equal(before[k], v) for k, v in shared.state_dict().items())  # the shared one is untouched
     tuned = model._scorer().tuned_encoder.state_dict()
     assert any(not torch.equal(before[k], tuned[k]) for k in before)

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from test_text import tiny_log
 
-from contract import RecommenderContract
 from llm4rec.models import make_model
+from llm4rec.testing import RecommenderContract
 
 
 @functools.cache
@@ -43,8 +43,8 @@ class TestTwoTowerFineTuned(RecommenderContract):
 def test_frozen_baseline_trains_nothing_and_finetuning_changes_scores(small_split):
     frozen = make_model("twotower-ft", tiny_params(finetune=False)).fit(small_split.train)
     tuned = make_model("twotower-ft", tiny_params()).fit(small_split.train)
-    assert frozen.lm_usage()["params_trained"] == 0 and frozen.tuned_ is None
-    assert tuned.lm_usage()["params_trained"] > 0 and tuned.lm_usage()["steps"] == 4
+    assert frozen.costs()["params_trained"] == 0 and frozen.tuned_ is None
+    assert tuned.costs()["params_trained"] > 0 and tuned.costs()["steps"] == 4
     assert not np.allclose(frozen.score([0, 1]), tuned.score([0, 1]))
 
 
@@ -54,6 +54,6 @@ def test_minilm_finetuning_step(tmp_path):
                           "cache_path": str(tmp_path / "c.sqlite")}, "max_pairs": 2, "batch_size": 2,
               "user_max_length": 24}
     model = make_model("twotower-ft", params).fit(tiny_log())
-    assert 22_000_000 < model.lm_usage()["params_trained"] < 23_000_000
+    assert 22_000_000 < model.costs()["params_trained"] < 23_000_000
     assert model.item_emb_.shape == (6, 384)
     assert np.isfinite(model.score([0, 1, 2, 3])).all()

@@ -14,19 +14,11 @@ import numpy as np
 import pytest
 from llm_backends import TOY
 
-from contract import RecommenderContract
 from llm4rec.errors import ConfigError
 from llm4rec.models import make_model
+from llm4rec.testing import RecommenderContract
 
 FAST = {"generator": TOY, "full_catalog": "all", "max_history": 5, "progress": False}
-
-
-class SetDependent(RecommenderContract):
-    """Rankers whose scores depend on the candidate set (listwise, pairwise sorting, rerank's top N):
-    a candidate's score is its place in the list it was shown, not a slice of catalog scores."""
-
-    def test_candidate_scores_match_full_scores(self, fitted, eval_users):
-        pytest.skip("set-dependent by design: the model ranks the list it is shown")
 
 
 class TestLikelihood(RecommenderContract):
@@ -47,16 +39,18 @@ class TestPointwise(RecommenderContract):
 
 def test_full_catalog_is_refused_by_default(small_split):
     model = make_model("llm-likelihood", {"generator": TOY}).fit(small_split.train)
+    assert model.tags().candidates_only and not make_model("llm-likelihood", FAST).tags().candidates_only
     with pytest.raises(ConfigError, match="candidates"):
         model.score([0])
     assert model.score([0], np.arange(5)).shape == (1, 5)
 
 
-class TestRerank(SetDependent):
+class TestRerank(RecommenderContract):
     """Pop retrieves, the toy-backed likelihood ranker reorders the top 10.
 
     The top N is taken *within* the given items, so scores depend on the candidate set (LlamaRec
-    reranks what the retriever proposes): the candidate-vs-catalog check does not apply.
+    reranks what the retriever proposes): its ``candidate_dependent`` tag skips the candidate-vs-catalog
+    check, as for listwise and pairwise.
     """
 
     def make_model(self):
@@ -77,7 +71,7 @@ class TestRerank(SetDependent):
         assert ids.shape == (3, 10)
 
 
-class TestPairwise(SetDependent):
+class TestPairwise(RecommenderContract):
     def make_model(self):
         return make_model("llm-pairwise", {**FAST, "max_comparisons": 6})
 
@@ -89,6 +83,6 @@ class TestQuery(RecommenderContract):
         return make_model("llm-query", {"generator": TOY, "max_history": 5, "progress": False})
 
 
-class TestListwise(SetDependent):
+class TestListwise(RecommenderContract):
     def make_model(self):
         return make_model("llm-listwise", {**FAST, "window": 50, "step": 25, "max_tokens": 400})

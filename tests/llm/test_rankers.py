@@ -32,7 +32,7 @@ def test_likelihood_real_model_candidates_are_independent(small_split, eval_user
     calls = model.generator.backend_calls
     model.score(users, cands)
     assert model.generator.backend_calls == calls
-    usage = model.lm_usage()
+    usage = model.costs()
     assert usage["lm_users"] == 5 and usage["lm_cache_hits"] >= 8
 
 
@@ -57,7 +57,7 @@ def test_listwise_real_model_reports_validity(small_split, eval_users, cands, sm
     model = make_model("llm-listwise", {"generator": SMOL, "max_tokens": 40, **SHORT}).fit(small_split.train)
     s = model.score(eval_users[:1], cands[:1])
     assert s.shape == (1, 4) and np.isfinite(s).all()
-    m = model.lm_usage()
+    m = model.costs()
     for key in ("validity", "hallucination_rate", "duplicate_rate", "first_position_rate"):
         assert 0.0 <= m[key] <= 1.0
 
@@ -70,7 +70,7 @@ def test_listwise_sliding_windows_and_permutations(small_split, eval_users):
     assert s.shape == (2, 10) and np.isfinite(s).all()
     stats = model.stats_
     assert stats["outputs"] == 2 * 3 * 4  # 4 windows (10 items, window 4, step 2) x 3 orders x 2 users
-    assert model.lm_usage()["validity"] == 1.0
+    assert model.costs()["validity"] == 1.0
     np.testing.assert_array_equal(model.score(eval_users[:2], items), s)  # seeded orders: deterministic
 
 
@@ -144,5 +144,5 @@ def test_pairwise_real_model_reports_order_consistency(small_split, eval_users, 
     model = make_model("llm-pairwise", {"generator": SMOL, "max_comparisons": 2, **SHORT}).fit(small_split.train)
     s = model.score(eval_users[:1], cands[:1, :3])
     assert sorted(s[0].tolist()) == [1.0, 2.0, 3.0]
-    m = model.lm_usage()
+    m = model.costs()
     assert m["comparisons_per_user"] == 2 and 0 <= m["order_consistency"] <= 1

@@ -3,18 +3,10 @@ llama.cpp OpenAI-compatible server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-try:
-    import llm4rec  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from lm_support import N_THREADS, Server
 
 

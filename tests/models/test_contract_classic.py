@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from contract import RecommenderContract
 from llm4rec.models import make_model
+from llm4rec.testing import RecommenderContract
 
 
 class TestPop(RecommenderContract):

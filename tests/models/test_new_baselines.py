@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from contract import RecommenderContract
 from llm4rec.errors import ConfigError
 from llm4rec.eval.protocols import FullRanking
 from llm4rec.models import make_model
 from llm4rec.models.classic.ease import ease_memory_bytes
+from llm4rec.testing import RecommenderContract
 
 pytest.importorskip("implicit")
 

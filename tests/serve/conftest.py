@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("prometheus_client")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serve_support import TOKEN, LiveServer
 

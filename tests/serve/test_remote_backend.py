@@ -4,8 +4,6 @@ the path a vLLM deployment takes (docs/serving.md)."""
 from __future__ import annotations
 
 import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 from serve_support import LiveServer
@@ -18,8 +16,7 @@ def remote(artifact, tokens_file):
     """The artifact served with its generator replaced by a llama.cpp server's endpoint."""
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lm"))
-    from lm_support import Server
+    from lm_support import Server  # tests/lm, on pytest's pythonpath
 
     from llm4rec.lm.registry import resolve_gguf
     from llm4rec.serve import ServeSettings, Service, create_app

@@ -107,7 +107,7 @@ def chat_command(
     """Multi-turn recommendation chat; reads one user turn per line from stdin ('quit' ends)."""
     import json
 
-    from llm4rec.models.llm.chat import ChatSession
+    from llm4rec.chat import ChatSession
 
     ds, ranker = build_ranker(dataset, generator_block(backend, model, base_url, threads))
     enc = {"backend": "wordllama"} if encoder == "wordllama" else {"backend": "sentence-transformers",

@@ -142,7 +142,7 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool
                 fit_seconds = time.perf_counter() - start
                 records, per_user = evaluate_model(model, label, split, cfg.protocols, cfg)
                 records.append(Record(label, "cost", "fit_seconds", None, fit_seconds, None, None, 0))
-                records.extend(_lm_cost_records(model, label))
+                records.extend(_cost_records(model, label))
                 result.records.extend(records)
                 result.per_user.update(per_user)
                 if cfg.output.save_models:
@@ -169,12 +169,9 @@ def check_run_data(cfg: RunConfig, split: Split) -> None:
         raise cfg.error("eval.ks", f"cut-offs {too_big} exceed the catalog size ({split.n_items} items)")
 
 
-def _lm_cost_records(model: Recommender, label: str) -> list[Record]:
-    """Token and time accounting of language-model backends the model used (if any)."""
-    usage = getattr(model, "lm_usage", None)
-    if not callable(usage):
-        return []
-    return [Record(label, "cost", name, None, float(value), None, None, 0) for name, value in usage().items()]
+def _cost_records(model: Recommender, label: str) -> list[Record]:
+    """The model's :meth:`~llm4rec.models.base.Recommender.costs` (LM tokens and time, ...) as records."""
+    return [Record(label, "cost", name, None, float(value), None, None, 0) for name, value in model.costs().items()]
 
 
 def write_results(result: RunResult, folder: RunFolder) -> None:

@@ -22,6 +22,8 @@ from llm4rec.lm.config import (
     generator_config,
     make_encoder,
     make_generator,
+    shared_encoder,
+    shared_generator,
 )
 from llm4rec.lm.errors import (
     CacheMissError,
@@ -71,5 +73,7 @@ __all__ = [
     "make_generator",
     "resolve_gguf",
     "resolve_hf_dir",
+    "shared_encoder",
+    "shared_generator",
     "usage_report",
 ]

@@ -1,4 +1,4 @@
-"""Typed backend configs and the ``make_encoder`` / ``make_generator`` factories.
+"""Typed backend configs, the ``make_encoder`` / ``make_generator`` factories and the one instance cache.
 
 Each backend config class is registered under its ``backend`` name (``@ENCODERS.register`` /
 ``@GENERATORS.register``, see :mod:`llm4rec.registry`; plug-ins use the ``llm4rec.encoders`` /
@@ -11,10 +11,15 @@ A recipe switches backend by changing one TOML block, e.g. to any OpenAI-compati
     backend = "openai"
     base_url = "http://127.0.0.1:8000/v1"
     model = "x"
+
+``shared_encoder`` / ``shared_generator`` keep one live backend per config identity (the validated
+config's class and JSON) in the process: every model, the chat and the server that name the same
+backend, by a partial TOML block or a full config object, share one loaded MiniLM or SmolLM2.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -218,3 +223,38 @@ def make_generator(cfg: Any = None, **overrides: Any) -> Generator:
     if overrides:
         cfg = cfg.model_copy(update=overrides)
     return cfg.build()  # type: ignore[attr-defined, no-any-return]
+
+
+_LIVE: dict[str, Any] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def config_identity(cfg: Config) -> str:
+    """What makes two backend configs the same backend: class and every validated field."""
+    return f"{type(cfg).__module__}.{type(cfg).__qualname__}:{cfg.model_dump_json()}"
+
+
+def _shared(cfg: Config) -> Any:
+    key = config_identity(cfg)
+    with _LIVE_LOCK:  # one load per identity, also across server threads
+        if key not in _LIVE:
+            _LIVE[key] = cfg.build()  # type: ignore[attr-defined]
+        return _LIVE[key]
+
+
+def shared_encoder(cfg: Mapping[str, Any] | Config | None = None) -> Encoder:
+    """The process's one live :class:`Encoder` for this config (built on first use)."""
+    enc: Encoder = _shared(encoder_config(cfg if cfg is not None else {"backend": "sentence-transformers"}))
+    return enc
+
+
+def shared_generator(cfg: Mapping[str, Any] | Config | None = None) -> Generator:
+    """The process's one live :class:`Generator` for this config (built on first use)."""
+    gen: Generator = _shared(generator_config(cfg if cfg is not None else {"backend": "llama-cpp"}))
+    return gen
+
+
+def clear_shared() -> None:
+    """Forget every shared backend (tests; frees memory once no model holds them)."""
+    with _LIVE_LOCK:
+        _LIVE.clear()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import zipfile
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,13 +33,38 @@ class ModelConfig(Config):
     seed: int = 42
 
 
+@dataclass(frozen=True)
+class ModelTags:
+    """What a model can do (as scikit-learn's estimator tags); tests, the runner and the server read
+    these instead of special-casing model names. A subclass overrides :meth:`Recommender.tags`."""
+
+    #: two fits with the same seed and data give identical scores
+    deterministic: bool = True
+    #: a candidate's score depends on the other candidates shown (listwise, pairwise, rerank's top N),
+    #: so ``score(users, items)`` is not a slice of ``score(users)``
+    candidate_dependent: bool = False
+    #: scores only given candidates by default (the full catalog is refused or too costly)
+    candidates_only: bool = False
+    #: reads item text (the catalog) to fit or score
+    needs_text: bool = False
+    #: calls a generative language model when scoring
+    uses_generator: bool = False
+    #: a user's scores follow from their inference-time history alone (an ad-hoc history scores exactly)
+    scores_from_history: bool = False
+    #: implements :meth:`Recommender.explain`
+    explains: bool = False
+
+
+R = TypeVar("R", bound="Recommender")
+
+
 class Recommender(ABC):
     """Base class: subclasses set ``Config`` and implement ``_fit`` and ``_score``.
 
     Optional hooks: ``_score_items`` (score only given candidates, for costly
     models), ``_on_history`` (react to new inference-time history, e.g. user
-    sequences), ``_get_state``/``_set_state`` (fitted arrays for save/load),
-    ``explain``.
+    sequences), ``_get_state``/``_set_state`` (fitted arrays behind the public
+    :meth:`state_dict` / :meth:`from_state`), ``costs``, ``tags``, ``explain``.
     """
 
     Config: ClassVar[type[ModelConfig]] = ModelConfig
@@ -89,7 +115,7 @@ class Recommender(ABC):
 
         The evaluation runner calls this with train + valid before scoring the test split.
         """
-        self._check_fitted()
+        self.check_fitted()
         if (history.n_users, history.n_items) != (self.n_users_, self.n_items_):
             raise ValueError("history is over a different id universe than the fitted model")
         self._use_history(history)
@@ -182,13 +208,36 @@ class Recommender(ABC):
         """A natural-language reason for recommending ``item`` to ``user`` (models that can)."""
         raise NotImplementedError(f"{type(self).__name__} does not explain its recommendations")
 
+    # ------------------------------------------------------------------ description
+    def tags(self) -> ModelTags:
+        """What this model can do; subclasses return ``dataclasses.replace(super().tags(), ...)``."""
+        return ModelTags(scores_from_history=type(self)._on_history is not Recommender._on_history,
+                         explains=type(self).explain is not Recommender.explain)
+
+    def costs(self) -> dict[str, float]:
+        """Scalar costs of the last fit and of scoring so far (LM tokens, seconds, trained parameters...);
+        the runner records each as a ``cost`` row. Empty by default."""
+        return {}
+
+    def lm_usage(self) -> dict[str, float]:
+        """Former name of :meth:`costs` (kept for old call sites)."""
+        return self.costs()
+
     # ------------------------------------------------------------------ checks
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "n_items_"):
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit``, ``load`` or ``from_state`` has run."""
+        return hasattr(self, "n_items_")
+
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless the model is fitted."""
+        if not self.is_fitted:
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
 
+    _check_fitted = check_fitted  # the former private name, kept for subclasses
+
     def _check_users(self, users: np.ndarray | list[int] | int) -> np.ndarray:
-        self._check_fitted()
+        self.check_fitted()
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         if users.ndim != 1:
             raise ValueError(f"users must be a 1-D array of ids; got shape {users.shape}")
@@ -207,16 +256,40 @@ class Recommender(ABC):
     def _set_state(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
         """Restore what ``_get_state`` returned."""
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The fitted state as named arrays (no pickles; the config and history travel apart).
+
+        ``type(model).from_state(model.config, model.state_dict(), n_users=..., n_items=...,
+        history=...)`` rebuilds an equal model; :meth:`save` writes exactly these arrays.
+        """
+        self.check_fitted()
+        return {k: np.asarray(v) for k, v in self._get_state().items()}
+
+    @classmethod
+    def from_state(cls: type[R], config: ModelConfig, state: dict[str, np.ndarray], *, n_users: int,
+                   n_items: int, history: Interactions | None = None) -> R:
+        """A fitted model from its config and :meth:`state_dict` over ``n_users`` x ``n_items`` ids.
+
+        ``history`` (the inference-time interactions) is required to score unless a caller such as
+        a pipeline sets it afterwards with :meth:`set_history`.
+        """
+        model = cls(config)
+        model.n_users_, model.n_items_ = int(n_users), int(n_items)
+        model._set_state(dict(state))
+        if history is not None:
+            model.set_history(history)
+        return model
+
     def save(self, path: str | Path) -> Path:
         """Write ``config.toml``, ``meta.json`` (registered model name, sizes) and ``state.npz`` into ``path``."""
-        self._check_fitted()
+        self.check_fitted()
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.config.save(path / "config.toml")
         meta = {"model": self.name, "llm4rec": __version__, "n_users": self.n_users_, "n_items": self.n_items_}
         (path / "meta.json").write_text(json.dumps(meta, indent=1))
         h = self.history_log_
-        state = {f"state.{k}": np.asarray(v) for k, v in self._get_state().items()}
+        state = {f"state.{k}": v for k, v in self.state_dict().items()}
         np.savez(path / "state.npz", history_user=h.user, history_item=h.item,
                  history_timestamp=h.timestamp, history_rating=h.rating, **state)
         return path
@@ -244,20 +317,19 @@ class Recommender(ABC):
             raise ArtifactError(f"{path} holds a {name!r} model ({klass.__name__}), not a {cls.__name__}")
         raw = guard_loaded(_read_toml(path / "config.toml"), backends, str(path))
         try:
-            model = klass(klass.Config.model_validate(raw))
-            model.n_users_, model.n_items_ = _size(meta, "n_users"), _size(meta, "n_items")
+            config = klass.Config.model_validate(raw)
+            n_users, n_items = _size(meta, "n_users"), _size(meta, "n_items")
         except ValueError as exc:
             raise ArtifactError(f"{path / 'config.toml'} / meta.json: invalid for {name!r}: {exc}") from None
         try:
             with np.load(path / "state.npz", allow_pickle=False) as z:
                 history = Interactions.build(z["history_user"], z["history_item"], z["history_timestamp"],
-                                             z["history_rating"], n_users=model.n_users_, n_items=model.n_items_)
+                                             z["history_rating"], n_users=n_users, n_items=n_items)
                 state = {k[len("state."):]: z[k] for k in z.files if k.startswith("state.")}
-            for ids, n, what in ((history.user, model.n_users_, "user"), (history.item, model.n_items_, "item")):
+            for ids, n, what in ((history.user, n_users, "user"), (history.item, n_items, "item")):
                 if len(ids) and (ids.min() < 0 or ids.max() >= n):
                     raise ValueError(f"history {what} ids outside [0, {n})")
-            model._set_state(state)
-            model._use_history(history)
+            model = klass.from_state(config, state, n_users=n_users, n_items=n_items, history=history)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ArtifactError(f"{path / 'state.npz'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
                                 "save the model again") from None

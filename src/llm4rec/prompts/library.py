@@ -129,7 +129,12 @@ class PromptSet:
         return template(self.kind, self.variant, self.path)
 
     def fill(self, key: str, **fields: Any) -> str:
-        return render(self.template[key], **fields)
+        """The template's ``key`` text with its slots filled (extra fields are ignored)."""
+        t = self.template
+        if key not in t:
+            raise ConfigError(f"{self.kind} template {self.variant!r} has no {key!r} (a prompt file that "
+                              f"overrides it must give every key: {sorted(t)})")
+        return render(t[key], **fields)
 
     def messages(self, **fields: Any) -> list[Mapping[str, str]]:
         """Chat messages (``system`` optional, ``user``) of a generation template."""

@@ -9,8 +9,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from llm4rec.chat import ChatSession, DialogueState
 from llm4rec.models.base import Recommender
-from llm4rec.models.llm.chat import ChatSession, DialogueState
 
 
 class SessionStore:

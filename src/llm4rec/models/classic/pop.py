@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from llm4rec.data.interactions import Interactions
-from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.models.base import ModelConfig, ModelTags, Recommender
 from llm4rec.registry import MODELS
 
 
@@ -23,6 +25,9 @@ class Pop(Recommender):
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         counts = train.item_counts().astype(np.float32)
         self.popularity_ = counts / max(1.0, float(counts.max()))
+
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), scores_from_history=True)  # the same list for everyone
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.popularity_, (len(users), self.n_items_)).copy()
@@ -59,6 +64,9 @@ class Random(Recommender):
         x *= np.uint64(0x94D049BB133111EB)
         x ^= x >> np.uint64(29)
         return (x >> np.uint64(40)).astype(np.float32) / np.float32(1 << 24)
+
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), scores_from_history=True)  # no user state: any history scores alike
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         return self._hash(users[:, None], np.arange(self.n_items_)[None, :])

@@ -15,6 +15,8 @@ one encoder pass per item and user, so evaluate it with the ``sampled`` or
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -23,8 +25,9 @@ from pydantic import Field
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.lm.config import HFEncoderConfig
-from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.models.base import ModelConfig, ModelTags, Recommender
 from llm4rec.models.embed.text import catalog_texts, get_encoder, history_text, next_item_pairs
+from llm4rec.prompts.library import PromptSet, render
 from llm4rec.registry import MODELS
 from llm4rec.tuning.encoder.prompt import PromptScorer, train_pointwise
 
@@ -39,8 +42,9 @@ class Prompt4NRConfig(ModelConfig):
         "soft", description="soft: trainable prompt vectors + head; hard: fixed template, head only; "
                             "finetune: fixed template, the whole encoder + head (the fine-tuning reference)")
     n_prompts: int = Field(8, ge=1, description="soft prompt length (tokens)")
-    template: str = Field("A user recently watched: {history}. Candidate: {item}. Will the user like it?",
-                          description="prompt text with {history} and {item}")
+    template: str = Field("default", description="variant of prompts/templates/prompt4nr.toml (key 'input'), "
+                                                 "or the prompt text itself with {history} and {item}")
+    prompt_file: str | None = Field(None, description="TOML file overriding built-in templates")
     text_fields: list[str] | None = Field(None, description="catalog fields of an item's text (default: all)")
     user_items: int = Field(5, ge=1, description="most recent items in {history}")
     max_pairs: int = Field(512, ge=1, description="positive training pairs (each with `negatives` negatives)")
@@ -78,10 +82,15 @@ class Prompt4NR(Recommender):
         if "tuned_" in state:
             self._set_state(self.tuned_)
 
+    @cached_property
+    def _template_text(self) -> str:
+        t = self.config.template
+        return t if "{" in t else PromptSet("prompt4nr", t, self.config.prompt_file).template["input"]
+
     def _prompt(self, history: np.ndarray, item: int) -> str:
         c = self.config
-        return c.template.format(history=history_text(self.item_texts_, history, c.user_items),
-                                 item=self.item_texts_[item])
+        return render(self._template_text, history=history_text(self.item_texts_, history, c.user_items),
+                      item=self.item_texts_[item])
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         c = self.config
@@ -128,7 +137,10 @@ class Prompt4NR(Recommender):
         items = np.broadcast_to(np.arange(self.n_items_), (len(users), self.n_items_))
         return self._score_items(users, items)
 
-    def lm_usage(self) -> dict[str, float]:
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), needs_text=True)
+
+    def costs(self) -> dict[str, float]:
         """Prompt-tuning cost (params trained, seconds) for the runner's cost rows."""
         return dict(getattr(self, "fit_log_", {}))
 

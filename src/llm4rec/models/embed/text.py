@@ -13,13 +13,14 @@
   embeddings.
 * :class:`TextFeatures` -- mixin that encodes the catalog at fit time, persists
   the item matrix with the model (so a loaded model needs no encoder) and reports
-  encoder usage to the runner (``lm_usage``).
+  encoder usage to the runner (``costs``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -30,8 +31,8 @@ from llm4rec.data.catalog import Catalog
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
 from llm4rec.lm.base import Encoder
-from llm4rec.lm.config import EncoderConfig, SentenceTransformersEncoderConfig, make_encoder
-from llm4rec.models.base import ModelConfig
+from llm4rec.lm.config import EncoderConfig, SentenceTransformersEncoderConfig, shared_encoder
+from llm4rec.models.base import ModelConfig, ModelTags
 
 Pooling = Literal["mean", "recency"]
 
@@ -47,17 +48,14 @@ class TextConfig(ModelConfig):
                                                                   "(default: the backend's)")
 
 
-_ENCODERS: dict[str, Encoder] = {}
 _MEMO: dict[tuple[str, str], np.ndarray] = {}
 _STATS: dict[tuple[str, str], dict[str, float]] = {}
 
 
 def get_encoder(cfg: Any) -> Encoder:
-    """One live encoder per distinct config in this process (loading MiniLM costs seconds)."""
-    key = cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else repr(cfg)
-    if key not in _ENCODERS:
-        _ENCODERS[key] = make_encoder(cfg)
-    return _ENCODERS[key]
+    """The process's one live encoder for this config (loading MiniLM costs seconds), shared with
+    the LLM rankers' (:func:`~llm4rec.lm.config.shared_encoder`)."""
+    return shared_encoder(cfg)
 
 
 def catalog_texts(catalog: Catalog | None, fields: list[str] | None = None) -> list[str]:
@@ -139,9 +137,12 @@ class TextFeatures:
         self.item_text_ = np.array(emb, dtype=np.float32)  # a private, writable copy
         return self.item_text_
 
-    def lm_usage(self) -> dict[str, float]:
+    def costs(self) -> dict[str, float]:
         """Encoder cost of the last fit (the runner records it as ``cost`` rows)."""
         return dict(getattr(self, "encode_stats_", {}))
+
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), needs_text=self.uses_text)  # type: ignore[misc]
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), "item_text": self.item_text_}  # type: ignore[misc]

@@ -15,6 +15,7 @@ Users are encoded lazily, when first scored after each history change.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,7 +26,7 @@ from llm4rec.data.catalog import Catalog
 from llm4rec.data.interactions import Interactions
 from llm4rec.lm.base import Encoder
 from llm4rec.lm.config import HFEncoderConfig, make_encoder
-from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.models.base import ModelConfig, ModelTags, Recommender
 from llm4rec.models.embed.text import catalog_texts, get_encoder, history_text, next_item_pairs
 from llm4rec.registry import MODELS
 from llm4rec.tuning.encoder import finetune_two_tower
@@ -150,7 +151,10 @@ class TwoTowerFT(Recommender):
     def _score_items(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return np.einsum("ud,ucd->uc", self._users(users), self.item_emb_[items])
 
-    def lm_usage(self) -> dict[str, float]:
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), needs_text=True)
+
+    def costs(self) -> dict[str, float]:
         """Fine-tuning cost (params trained, seconds) for the runner's cost rows."""
         return dict(getattr(self, "fit_log_", {}))
 

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
 from llm4rec.lm.base import Generator
-from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.models.base import ModelConfig, ModelTags, Recommender
 from llm4rec.models.llm.backends import DEFAULT_GENERATOR, check_generator_spec, get_generator
 from llm4rec.models.llm.explain import phrase, related
 from llm4rec.prompts.library import PromptSet, clean_text, format_demos, format_history, item_texts
@@ -63,13 +64,19 @@ class LLMRankerConfig(ModelConfig):
 class LLMRanker(Recommender):
     """Base of the LLM rankers: prompts, history, demonstrations, accounting.
 
-    Subclasses set ``kind`` (their template file) and implement :meth:`_rank_user`.
+    Subclasses set ``kind`` (their template file) and implement :meth:`_rank_user`; rankers
+    that rank the list they are shown set ``set_dependent`` (the ``candidate_dependent`` tag).
     """
 
     Config: ClassVar[type[ModelConfig]] = LLMRankerConfig
     name: ClassVar[str] = "llm"
     kind: ClassVar[str] = "likelihood"
+    set_dependent: ClassVar[bool] = False
     config: LLMRankerConfig
+
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), candidate_dependent=self.set_dependent, needs_text=True,
+                       uses_generator=True, candidates_only=self.config.full_catalog == "error")
 
     # ------------------------------------------------------------------ fitting (no training)
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
@@ -207,7 +214,7 @@ class LLMRanker(Recommender):
         out = np.empty(items.shape, np.float32)
         bar = tqdm(range(len(users)), desc=self.name, disable=not self.config.progress or len(users) < 5,
                    leave=False)
-        with self._track(len(users)):
+        with self.track(len(users)):
             for r in bar:
                 out[r] = self._rank_user(int(users[r]), items[r])
         return out
@@ -218,7 +225,7 @@ class LLMRanker(Recommender):
 
     # ------------------------------------------------------------------ accounting
     @contextmanager
-    def _track(self, n_users: int) -> Iterator[None]:
+    def track(self, n_users: int) -> Iterator[None]:
         """Attribute backend usage deltas (tokens, seconds, cache hits) to this model."""
         u = self.generator.usage
         before = [getattr(u, f) for f in _USAGE_FIELDS]
@@ -232,8 +239,10 @@ class LLMRanker(Recommender):
             acc["users"] += n_users
             acc["seconds"] += time.perf_counter() - t0
 
+    _track = track  # the former private name, kept for subclasses
+
     def count(self, name: str, value: float = 1.0) -> None:
-        """Add to a ranker-specific counter reported by :meth:`lm_usage` (validity and the like)."""
+        """Add to a ranker-specific counter reported by :meth:`costs` (validity and the like)."""
         stats = self.__dict__.setdefault("stats_", {})
         stats[name] = stats.get(name, 0.0) + value
 
@@ -241,7 +250,7 @@ class LLMRanker(Recommender):
         """Rates derived from :meth:`count` counters (subclasses add theirs)."""
         return {}
 
-    def lm_usage(self) -> dict[str, float]:
+    def costs(self) -> dict[str, float]:
         """Tokens, seconds and cache hits spent by this model, per user too (the runner records these).
 
         ``lm_*_per_user`` average over every scored user (a cache hit costs nothing);
@@ -278,7 +287,7 @@ class LLMRanker(Recommender):
         names, name = self.texts(evidence_items), self.texts([item])[0]
         if not names:  # no LLM call (the backend is not even built): nothing to track
             return phrase(None, names, name)
-        with self._track(1):
+        with self.track(1):
             return phrase(self.generator, names, name, noun=c.noun, prompt_file=c.prompt_file, max_tokens=max_tokens)
 
     def explain(self, user: int, item: int, n_evidence: int = 3, max_tokens: int = 80) -> str:

@@ -43,13 +43,14 @@ def related(history: Sequence[int], item: int, item_text: Sequence[str], n: int 
 
 def phrase(generator: Generator | None, evidence_names: Sequence[str], item_name: str, *, noun: str = "movie",
            prompt_file: str | None = None, max_tokens: int = 80) -> str:
-    """``Because you watched A; B: <LLM-phrased reason>`` (the evidence is named verbatim)."""
-    if not evidence_names or generator is None:
-        return f"{item_name} is a popular choice (no history to relate it to)."
+    """``Because you watched A; B: <LLM-phrased reason>`` (the evidence is named verbatim; the wording
+    is the ``explain`` template's ``lead`` and ``no_history``)."""
     p = PromptSet("explain", "default", prompt_file)
+    if not evidence_names or generator is None:
+        return p.fill("no_history", item=item_name, noun=noun)
     names = "; ".join(evidence_names)
     text = generator.chat(p.messages(noun=noun, evidence=names, item=item_name), max_tokens=max_tokens)
-    return f"Because you watched {names}: {_sentences(text)}"
+    return p.fill("lead", evidence=names, reason=_sentences(text), noun=noun)
 
 
 def _sentences(text: str) -> str:

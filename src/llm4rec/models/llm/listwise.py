@@ -6,7 +6,7 @@ parsed (``[k]`` identifiers, else one title per line grounded to the candidates,
 the best items bubble to the top). Position bias: candidates are shown in a seeded random order
 (``shuffle``), and ``permutations = K`` averages the rank scores over K orders (LLMRank's
 bootstrapping). Items the model never names tie at the bottom instead of inheriting the shown
-order. Validity, hallucination, duplicate and first-position rates are reported by ``lm_usage``.
+order. Validity, hallucination, duplicate and first-position rates are reported by ``costs``.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ class ListwiseRanker(LLMRanker):
     name = "llm-listwise"
     kind = "listwise"
     config: ListwiseConfig
+    set_dependent = True
 
     def _rank_user(self, user: int, items: np.ndarray) -> np.ndarray:
         c = self.config

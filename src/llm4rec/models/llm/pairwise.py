@@ -1,7 +1,7 @@
 """Pairwise ranking: "which would I enjoy more, A or B?" read from log p(" A") vs log p(" B").
 
 Each comparison is asked in both orders and the two log-odds are combined (PRP, Qin et al.), which
-cancels a constant preference for the first or second slot; ``lm_usage`` reports how often both
+cancels a constant preference for the first or second slot; ``costs`` reports how often both
 orders agree (``order_consistency``) and how often the model says "A" (``first_choice_rate``).
 Candidates start in a seeded random order and are sorted by bottom-up adjacent-swap passes
 (PRP-sliding) until ``max_comparisons`` is spent or a pass changes nothing, so the top of the list
@@ -31,6 +31,7 @@ class PairwiseRanker(LLMRanker):
     name = "llm-pairwise"
     kind = "pairwise"
     config: PairwiseConfig
+    set_dependent = True
 
     def _log_odds(self, prefix: str, a: str, b: str) -> float:
         """log p(" A") - log p(" B") for the question with ``a`` shown first."""

@@ -8,12 +8,14 @@ kept in ``queries_`` (per user, for inspection); an empty generation falls back 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from llm4rec.data.interactions import Interactions
+from llm4rec.models.base import ModelTags
 from llm4rec.models.llm.backends import DEFAULT_ENCODER, check_encoder_spec, get_encoder
 from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
 from llm4rec.registry import MODELS
@@ -40,6 +42,9 @@ class QueryRecommender(LLMRanker):
     kind = "query"
     config: QueryConfig
 
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), candidates_only=False)  # one generation per user scores the catalog
+
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         super()._fit(train, valid)
         self.item_vecs_ = get_encoder(self.config.encoder).encode(list(self.item_full_))
@@ -65,7 +70,7 @@ class QueryRecommender(LLMRanker):
         return text
 
     def _user_vecs(self, users: np.ndarray) -> np.ndarray:
-        with self._track(len(users)):
+        with self.track(len(users)):
             queries = [self.query(int(u)) for u in users]
         if not queries:
             return np.zeros((0, self.item_vecs_.shape[1]), np.float32)

@@ -9,6 +9,7 @@ are not a slice of full-catalog scores.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from pydantic import Field
 from scipy.stats import rankdata
 
 from llm4rec.data.interactions import Interactions
-from llm4rec.models.base import ModelConfig, Recommender, mask_rows
+from llm4rec.models.base import ModelConfig, ModelTags, Recommender, mask_rows
 from llm4rec.models.llm.base import LLMRanker
 from llm4rec.models.registry import make_model
 from llm4rec.registry import MODELS
@@ -44,14 +45,14 @@ class RerankRecommender(Recommender):
     def from_models(cls, retriever: Recommender, ranker: LLMRanker, top_n: int = 20) -> RerankRecommender:
         """Combine an already fitted retriever and LLM ranker (no refit), e.g. a trained SASRec."""
         for m in (retriever, ranker):
-            m._check_fitted()
+            m.check_fitted()
         if (retriever.n_users_, retriever.n_items_) != (ranker.n_users_, ranker.n_items_):
             raise ValueError("retriever and ranker are fitted on different id universes")
         model = cls(retriever=retriever.name, retriever_params=retriever.config.model_dump(),
                     ranker=ranker.name, ranker_params=ranker.config.model_dump(), top_n=top_n)
         model.retriever_, model.ranker_ = retriever, ranker
         model.n_users_, model.n_items_ = retriever.n_users_, retriever.n_items_
-        model._use_history(ranker.history_log_)
+        model.set_history(ranker.history_log_)
         return model
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
@@ -65,7 +66,7 @@ class RerankRecommender(Recommender):
     def _on_history(self, history: Interactions) -> None:
         for sub in (self.retriever_, self.ranker_):
             if getattr(sub, "history_log_", None) is not history:
-                sub._use_history(history)
+                sub.set_history(history)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         scores = np.asarray(self.retriever_.score(users), dtype=np.float64)
@@ -99,21 +100,31 @@ class RerankRecommender(Recommender):
         state: dict[str, np.ndarray] = {}
         for attr, _ in self._SUBS:
             sub: Recommender = getattr(self, attr)
-            state.update({f"{attr}.{k}": np.asarray(v) for k, v in sub._get_state().items()})
+            state.update({f"{attr}.{k}": v for k, v in sub.state_dict().items()})
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Each stage rebuilt by its public ``from_state``; its history is set with this model's."""
         c = self.config
         for attr, field in self._SUBS:
-            sub = make_model(getattr(c, field), getattr(c, f"{field}_params"))
-            sub.n_users_, sub.n_items_ = self.n_users_, self.n_items_
-            sub._set_state({k[len(attr) + 1:]: v for k, v in state.items() if k.startswith(f"{attr}.")})
+            blank = make_model(getattr(c, field), getattr(c, f"{field}_params"))
+            sub = type(blank).from_state(blank.config, {k[len(attr) + 1:]: v for k, v in state.items()
+                                                        if k.startswith(f"{attr}.")},
+                                         n_users=self.n_users_, n_items=self.n_items_)
             setattr(self, attr, sub)
         if not isinstance(self.ranker_, LLMRanker):
             raise ValueError(f"ranker {c.ranker!r} is not an LLM ranker")
 
-    def lm_usage(self) -> dict[str, float]:
-        return self.ranker_.lm_usage()
+    def tags(self) -> ModelTags:
+        stages = (self.retriever_.tags(), self.ranker_.tags()) if hasattr(self, "ranker_") else ()
+        return replace(super().tags(), candidate_dependent=True, explains=True,
+                       deterministic=all(t.deterministic for t in stages),
+                       needs_text=any(t.needs_text for t in stages),
+                       uses_generator=any(t.uses_generator for t in stages) or not stages,
+                       scores_from_history=bool(stages) and all(t.scores_from_history for t in stages))
+
+    def costs(self) -> dict[str, float]:
+        return self.ranker_.costs()
 
     def explain(self, user: int, item: int) -> str:
         return self.ranker_.explain(user, item)

@@ -5,7 +5,8 @@ items already recommended, items rejected). Recommending is retrieval + LLM: the
 catalog items for the preferences and mentioned items, the LLM reorders the retrieved items by the
 likelihood of each as the next item given the dialogue (``Generator.score``), and the reply lists
 catalog titles verbatim -- it can only name catalog items. "why" explains the last suggestions,
-grounded in what the user said (and, for a known user, their history).
+grounded in what the user said (and, for a known user, their history). The session's wording is the
+``chat`` template's ``[session]`` table (the ranker's ``prompt_file`` may override it).
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ class ChatSession:
 
     def __init__(self, model: LLMRanker, encoder: dict[str, Any], user: int | None = None, k: int = 3,
                  n_retrieve: int = 20, explain_tokens: int = 60) -> None:
-        model._check_fitted()
+        model.check_fitted()
         self.model, self.user, self.k, self.n_retrieve = model, user, k, n_retrieve
         self.explain_tokens = explain_tokens
         self.encoder = get_encoder(encoder)
         self.item_vecs = self.encoder.encode(list(model.item_full_))
         self.state = DialogueState()
+        self.text = PromptSet("chat", "session", model.config.prompt_file)
         self._titles = {}
         for i, t in enumerate(model.item_text_):
             key = normalize_title(str(t))
@@ -85,11 +87,12 @@ class ChatSession:
         if text and not more:
             s.preferences.append(text)
         if not s.preferences and not s.mentioned and self.user is None:
-            return "Tell me a few titles or what kind of film you like."
+            return self.text.fill("ask", noun=self.model.config.noun)
         s.last = self.recommend()
         s.recommended += s.last
-        names = "\n".join(f"  {j + 1}. {t}" for j, t in enumerate(self.model.texts(s.last)))
-        return f"You might like:\n{names}\n(Ask 'why?' for reasons, or 'more' for other suggestions.)"
+        names = "\n".join(self.text.fill("suggestion", rank=j + 1, text=t)
+                          for j, t in enumerate(self.model.texts(s.last)))
+        return self.text.fill("suggestions", items=names)
 
     def known_items(self) -> list[int]:
         """Items the recommendation builds on: the user's history, then what they mentioned."""
@@ -115,10 +118,10 @@ class ChatSession:
         c = m.config
         prompt = format_history(m.texts(known[-c.max_history:]), noun=c.noun, path=c.prompt_file) if known else ""
         if s.preferences:
-            prompt += "What I am looking for: " + " ".join(s.preferences) + "\n"
+            prompt += self.text.fill("looking_for", preferences=" ".join(s.preferences))
         p = PromptSet("likelihood", "default", c.prompt_file)
         conts = [p.fill("continuation", item=t) for t in m.texts(cands)]
-        with m._track(1):
+        with m.track(1):
             lp = m.generator.score(prompt + p.fill("prompt", noun=c.noun), conts).logprobs
         return [int(i) for i in cands[np.argsort(-lp, kind="stable")[:self.k]]]
 
@@ -130,8 +133,8 @@ class ChatSession:
         lines = []
         for i in asked:
             ev = related(known, i, self.model.item_full_, 3)
-            why = self.model.phrase(ev, i, self.explain_tokens) if ev else "it matches what you asked for."
-            lines.append(f"- {self.model.texts([i])[0]}: {why}")
+            why = self.model.phrase(ev, i, self.explain_tokens) if ev else self.text.fill("no_evidence")
+            lines.append(self.text.fill("reason", text=self.model.texts([i])[0], why=why))
         return "\n".join(lines)
 
     @staticmethod

@@ -2,7 +2,10 @@
 
 Subclass :class:`RecommenderContract` and implement ``make_model`` with a small,
 fast configuration. The suite fits once per class on ``small_split`` (real
-ML-100K users) and checks the behaviour every model promises.
+ML-100K users; fixtures in :mod:`llm4rec.testing.fixtures`) and checks the
+behaviour every model promises; the model's tags say which checks apply
+(``candidate_dependent`` models skip the candidates-vs-catalog check,
+non-``deterministic`` ones the same-seed check).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import pickle
 import numpy as np
 import pytest
 
+from llm4rec.data.split import Split
 from llm4rec.errors import NotFittedError, UnknownUserError
-from llm4rec.models.base import Recommender
+from llm4rec.models.base import ModelTags, Recommender
 
 
 class RecommenderContract:
@@ -21,18 +25,23 @@ class RecommenderContract:
 
     #: score tolerance for comparisons between equivalent calls (batched float math may differ slightly)
     atol = 1e-5
-    #: whether two fits with the same seed must give identical scores
-    deterministic = True
 
     def make_model(self) -> Recommender:
         raise NotImplementedError
 
     @pytest.fixture(scope="class")
     @classmethod
-    def fitted(cls, small_split):
+    def fitted(cls, small_split: Split) -> Recommender:
         model = cls().make_model()
         assert model.fit(small_split.train, small_split.valid) is model
         return model
+
+    def test_tags_and_costs(self, fitted: Recommender) -> None:
+        tags = fitted.tags()
+        assert isinstance(tags, ModelTags)
+        assert tags.explains == (type(fitted).explain is not Recommender.explain)
+        costs = fitted.costs()
+        assert all(isinstance(k, str) and isinstance(v, float) for k, v in costs.items())
 
     def test_unfitted_model_raises(self):
         with pytest.raises(NotFittedError):
@@ -50,6 +59,8 @@ class RecommenderContract:
         np.testing.assert_allclose(batch, single, atol=self.atol, rtol=1e-5)
 
     def test_candidate_scores_match_full_scores(self, fitted, eval_users):
+        if fitted.tags().candidate_dependent:
+            pytest.skip("candidate-dependent (tag): the model ranks the list it is shown")
         users = eval_users[:4]
         full = fitted.score(users)
         rng = np.random.default_rng(0)
@@ -90,11 +101,14 @@ class RecommenderContract:
             np.testing.assert_array_equal(loaded.score(users), before)
             clone = pickle.loads(pickle.dumps(fitted))
             np.testing.assert_array_equal(clone.score(users), before)
+            rebuilt = type(fitted).from_state(fitted.config, fitted.state_dict(), n_users=fitted.n_users_,
+                                              n_items=fitted.n_items_, history=fitted.history_log_)
+            np.testing.assert_array_equal(rebuilt.score(users), before)
         finally:
             fitted.set_history(small_split.train)
 
     def test_deterministic_for_a_seed(self, fitted, small_split, eval_users):
-        if not self.deterministic:
-            pytest.skip("model documents non-deterministic training")
+        if not fitted.tags().deterministic:
+            pytest.skip("model documents non-deterministic training (tag)")
         again = self.make_model().fit(small_split.train, small_split.valid)
         np.testing.assert_array_equal(again.score(eval_users[:5]), fitted.score(eval_users[:5]))
