@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("faiss")
 
-from contract import RecommenderContract
 from llm4rec.errors import ConfigError
 from llm4rec.models import make_model
 from llm4rec.models.base import Recommender
 from llm4rec.models.embed.ann import recall_vs_exact
+from llm4rec.testing import RecommenderContract
 
 TEXTKNN = {"encoder": {"backend": "wordllama"}, "pooling": "recency"}
 
