@@ -177,3 +177,23 @@ def test_blocked_cache_folder_through_the_cli_is_one_line(tmp_path, monkeypatch)
 def test_non_utf8_chat_stdin_is_one_line():
     proc = cli("chat", "--backend", "toy", "--encoder", "wordllama", stdin=b"I like Star Wars \xff\xfe\n")
     assert_one_line_error(proc, "stdin line 1 is not UTF-8")
+
+
+def test_train_with_a_k_core_that_leaves_nothing_is_one_line(tiny_csv, tmp_path):
+    proc = cli("train", str(_config(tmp_path, _recipe(tiny_csv, "kcore = 1000"), "k.toml")), "--save",
+               str(tmp_path / "art"))
+    assert_one_line_error(proc, "k.toml: dataset.kcore: no interaction is left to train on")
+    assert not (tmp_path / "art").exists()
+
+
+@pytest.mark.parametrize("file", ["vocab.npz", "catalog.parquet"])
+def test_damaged_artifact_files_are_named(tiny_csv, tmp_path, file):
+    from llm4rec.errors import ArtifactError
+    from llm4rec.serve.artifact import load_artifact
+    from llm4rec.serve.train import train_artifact
+
+    art = train_artifact(_config(tmp_path, _recipe(tiny_csv)), tmp_path / "art")
+    data = (art / file).read_bytes()
+    (art / file).write_bytes(data[: len(data) // 3])
+    with pytest.raises(ArtifactError, match=rf"{file} is damaged or incomplete .*llm4rec train --save"):
+        load_artifact(art)

@@ -135,10 +135,18 @@ def load_artifact(path: str | Path, backends: Backends = None) -> Artifact:
     if manifest.format != FORMAT or manifest.version > VERSION:
         raise ArtifactError(f"{path}: format {manifest.format} v{manifest.version} is not readable by llm4rec "
                             f"{__version__} (reads {FORMAT} up to v{VERSION})")
-    with np.load(path / "vocab.npz", allow_pickle=False) as z:
-        user_ids, item_ids = z["user_ids"].astype(str), z["item_ids"].astype(str)
-    table = pd.read_parquet(path / "catalog.parquet")
-    if table.pop("__id").astype(str).tolist() != item_ids.tolist():
+    try:
+        with np.load(path / "vocab.npz", allow_pickle=False) as z:
+            user_ids, item_ids = z["user_ids"].astype(str), z["item_ids"].astype(str)
+    except Exception as exc:  # a damaged zip, missing arrays, pickled objects: one clear error
+        raise ArtifactError(f"{path / 'vocab.npz'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
+                            "write the artifact again (llm4rec train --save)") from None
+    try:
+        table = pd.read_parquet(path / "catalog.parquet")
+    except Exception as exc:  # pyarrow raises its own types for damaged files
+        raise ArtifactError(f"{path / 'catalog.parquet'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
+                            "write the artifact again (llm4rec train --save)") from None
+    if "__id" not in table or table.pop("__id").astype(str).tolist() != item_ids.tolist():
         raise ArtifactError(f"{path}: catalog.parquet and vocab.npz disagree on the item ids")
     catalog = Catalog(item_ids, table)
     models = {}

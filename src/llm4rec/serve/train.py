@@ -23,6 +23,9 @@ def train_artifact(config: str | Path, out: str | Path) -> Path:
     if cfg.dataset.kcore:
         ds = kcore(ds, cfg.dataset.kcore)
     inter = ds.interactions
+    if not len(inter):
+        raise cfg.error("dataset.kcore" if cfg.dataset.kcore else "dataset", "no interaction is left to train on"
+                        + (f" after the {cfg.dataset.kcore}-core filter" if cfg.dataset.kcore else ""))
     models = {}
     for spec in cfg.models:
         start = time.perf_counter()
