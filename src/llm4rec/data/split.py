@@ -10,11 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from llm4rec import __version__
 from llm4rec.data.dataset import Dataset
 from llm4rec.data.exceptions import DataError
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
 from llm4rec.registry import SPLITS
+from llm4rec.versioning import check_format
 
 
 @dataclass(eq=False)
@@ -346,8 +348,8 @@ def _save_split(split: Split, path: str | Path) -> Path:
     if split.unused is not None:
         arrays.update({f"unused_{col}": getattr(split.unused, col) for col in _COLUMNS})
     np.savez_compressed(folder / "split.npz", **arrays)
-    meta = {"format": _SPLIT_FORMAT, "kind": split.kind, "params": split.params, "dataset": split.dataset,
-            "n_users": split.n_users, "n_items": split.n_items}
+    meta = {"format": _SPLIT_FORMAT, "llm4rec": __version__, "kind": split.kind, "params": split.params,
+            "dataset": split.dataset, "n_users": split.n_users, "n_items": split.n_items}
     (folder / "split.json").write_text(json.dumps(meta, indent=1, default=_json_default))
     return folder
 
@@ -367,6 +369,7 @@ def _load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
         arrays = np.load(folder / "split.npz")
     except (OSError, ValueError) as exc:
         raise DataError(f"{folder}: not a saved split ({exc})") from exc
+    check_format(meta, _SPLIT_FORMAT, "split", folder / "split.json", DataError)
     n_users, n_items = meta["n_users"], meta["n_items"]
     catalog = user_info = None
     if dataset is not None:

@@ -25,6 +25,10 @@ from llm4rec.errors import ArtifactError, ConfigError, NotFittedError, UnknownUs
 from llm4rec.lm.policy import Backends, guard_loaded
 from llm4rec.models.training import TrainingOptions
 from llm4rec.registry import MODELS
+from llm4rec.versioning import check_format
+
+#: version of the saved model folder layout (meta.json, config.toml, state.npz); bump on change
+MODEL_FORMAT = 1
 
 
 class ModelConfig(Config):
@@ -286,7 +290,8 @@ class Recommender(ABC):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.config.save(path / "config.toml")
-        meta = {"model": self.name, "llm4rec": __version__, "n_users": self.n_users_, "n_items": self.n_items_}
+        meta = {"model": self.name, "format": MODEL_FORMAT, "llm4rec": __version__, "n_users": self.n_users_,
+                "n_items": self.n_items_}
         (path / "meta.json").write_text(json.dumps(meta, indent=1))
         h = self.history_log_
         state = {f"state.{k}": v for k, v in self.state_dict().items()}
@@ -306,6 +311,7 @@ class Recommender(ABC):
         """
         path = Path(path)
         meta = _read_meta(path / "meta.json")
+        check_format(meta, MODEL_FORMAT, "model folder", path / "meta.json", ArtifactError)
         name = meta.get("model") or _name_for_class(str(meta.get("class", "")))
         if not isinstance(name, str):
             raise ArtifactError(f"{path / 'meta.json'} names no registered model (key 'model')")
