@@ -157,3 +157,39 @@ def test_last_only_encoding_matches_the_full_pass(fitted, name):
     with torch.inference_mode():
         full, last = net.encode(seq)[:, -1], net.encode(seq, last_only=True)[:, -1]
     torch.testing.assert_close(last, full, rtol=1e-5, atol=1e-5)
+
+
+def _counting_validator(sign: float):
+    """A validator whose score rises (sign 1) or falls (sign -1) with every call."""
+    calls = []
+
+    def validate(model) -> float:
+        calls.append(1)
+        return sign * len(calls)
+
+    return validate
+
+
+def test_budget_in_steps_and_warning_when_still_rising(small_split, caplog):
+    from llm4rec.models.training import TrainingOptions
+
+    params = {**TINY, **CONFIGS["bpr"], "epochs": 50, "max_steps": 6, "batch_size": 100_000, "eval_every": 1}
+    model = make_model("bpr", params)
+    with caplog.at_level("WARNING"):
+        model.fit(small_split.train, small_split.valid, TrainingOptions(validator=_counting_validator(1.0)))
+    assert model._n_batches() == 1 and len(model.fit_log_) == 6 and model.fit_log_[-1]["steps"] == 6
+    assert model.stop_reason_ == "budget" and "still rising" in caplog.text
+    caplog.clear()
+    falling = make_model("bpr", {**params, "patience": 2})
+    with caplog.at_level("WARNING"):
+        falling.fit(small_split.train, small_split.valid, TrainingOptions(validator=_counting_validator(-1.0)))
+    assert falling.stop_reason_ == "patience" and falling.best_epoch_ == 1 and "still rising" not in caplog.text
+
+
+def test_validations_are_spaced_in_optimiser_steps(small_split):
+    from llm4rec.models.training import TrainingOptions
+
+    params = {**TINY, **CONFIGS["bpr"], "epochs": 7, "batch_size": 100_000, "eval_every": 1, "eval_steps": 3}
+    model = make_model("bpr", params).fit(small_split.train, small_split.valid,
+                                          TrainingOptions(validator=_counting_validator(1.0)))
+    assert [e["epoch"] for e in model.fit_log_ if "ndcg@10" in e] == [3, 6, 7]  # and always the last epoch

@@ -67,6 +67,33 @@ def run(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", e
         raise typer.Exit(code=1)
 
 
+@app.command()
+def tune(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", exists=True, dir_okay=False)],
+         model: Annotated[str | None, typer.Option(help="label of the model to tune (default: the only one)")]
+         = None,
+         trials: Annotated[int, typer.Option(min=1, help="total trials to reach (a resumed study counts "
+                                                          "the finished ones)")] = 20,
+         timeout: Annotated[float | None, typer.Option(help="stop starting trials after this many seconds")]
+         = None,
+         space: Annotated[Path | None, typer.Option(help="search space TOML (one table per parameter: "
+                                                         "low/high/log/integer or choices)", exists=True,
+                                                    dir_okay=False)] = None,
+         out: Annotated[Path | None, typer.Option(help="output folder (default: <output.dir>-tune/<model>); "
+                                                       "its study.db resumes the search")] = None,
+         seed: Annotated[int, typer.Option(help="sampler seed")] = 0) -> None:
+    """Search a model's hyper-parameters on the validation split (never the test split) with Optuna."""
+    from llm4rec.eval import load_run_config
+    from llm4rec.eval.tuning import markdown_table, pick_model, search_space
+    from llm4rec.eval.tuning import tune as run_tune
+
+    cfg = load_run_config(config)
+    chosen = search_space(pick_model(cfg, model).name, space)
+    result = run_tune(cfg, model=model, space=chosen, trials=trials, timeout=timeout, out=out, seed=seed)
+    typer.echo(markdown_table(result.trials))
+    typer.echo(f"best validation NDCG@10 {result.best_value:.4f} with {result.best_params}")
+    typer.echo(f"written to {result.output_dir}/ (best.toml, trials.csv, trials.md, study.db)")
+
+
 @app.command("models")
 def list_models() -> None:
     """List the registered models and their parameters with defaults."""

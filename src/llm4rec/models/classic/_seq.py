@@ -39,6 +39,11 @@ class SequenceConfig(TorchConfig):
     dropout: float = Field(0.2, ge=0, lt=1)
     all_windows: bool = Field(True, description="train on every max_len window of a long sequence, "
                                                 "not only the most recent one")
+    epochs: int = Field(200, ge=1, description="maximum passes: a cap, not the budget (early stopping ends "
+                                               "training; a WARNING says when the cap cut a still-rising run)")
+    eval_steps: int = Field(30, ge=0, description="validations at least this many optimiser steps apart, so "
+                                                  "small data (few batches per epoch) gets a patience of "
+                                                  "several epochs")
 
 
 # ---------------------------------------------------------------------- sequence batching

@@ -40,10 +40,15 @@ class TorchConfig(ModelConfig):
     """Training-loop hyper-parameters shared by every torch model."""
 
     epochs: int = Field(100, ge=1, description="maximum number of passes over the training data")
+    max_steps: int | None = Field(None, ge=1, description="maximum optimiser steps (the training budget; "
+                                                          "None: epochs only)")
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0, description="Adam learning rate")
     weight_decay: float = Field(0.0, ge=0, description="Adam (L2) weight decay")
-    eval_every: int = Field(1, ge=1, description="validate every this many epochs")
+    eval_every: int = Field(1, ge=1, description="validate every this many epochs at most")
+    eval_steps: int = Field(0, ge=0, description="and at least this many optimiser steps apart: on small "
+                                                 "data (few batches per epoch) validations, and the patience "
+                                                 "counted in them, span several epochs")
     patience: int = Field(5, ge=1, description="stop after this many validations without improvement")
     score_batch_size: int = Field(1024, ge=1, description="users per no-grad scoring batch")
     progress: bool = Field(True, description="show a tqdm bar per epoch (only on a terminal)")
@@ -53,9 +58,11 @@ class TorchRecommender(Recommender):
     """Base of the torch models: one training loop, one persistence format, batched scoring.
 
     Fitted attributes: ``net_`` (the module, in eval mode after fit) and
-    ``fit_log_`` (one dict per epoch: ``epoch``, ``loss``, ``seconds`` and, on
-    validation epochs, ``ndcg@10``). ``best_epoch_`` is the epoch whose weights
-    were kept (the last one without a validation split).
+    ``fit_log_`` (one dict per epoch: ``epoch``, ``steps`` (optimiser steps so far), ``loss``,
+    ``seconds`` and, on validation epochs, ``ndcg@10``). ``best_epoch_`` is the epoch whose weights
+    were kept (the last one without a validation split); ``stop_reason_`` is ``"patience"``,
+    ``"budget"`` (``epochs`` / ``max_steps`` ran out: a WARNING if validation was still rising)
+    or ``"callback"``.
     """
 
     Config: ClassVar[type[TorchConfig]] = TorchConfig
@@ -103,13 +110,16 @@ class TorchRecommender(Recommender):
         params = [p for p in self.net_.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.fit_log_: list[dict[str, float]] = []
-        best, best_state, bad = -math.inf, None, 0
-        self.best_epoch_ = cfg.epochs
+        n_batches = max(1, self._n_batches())
+        eval_every = max(cfg.eval_every, -(-cfg.eval_steps // n_batches))
+        epochs = cfg.epochs if cfg.max_steps is None else min(cfg.epochs, -(-cfg.max_steps // n_batches))
+        best, best_state, bad, steps = -math.inf, None, 0, 0
+        self.best_epoch_, self.stop_reason_ = epochs, "budget"
         show = (cfg.progress if options.progress is None else options.progress) and sys.stderr.isatty()
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(1, epochs + 1):
             start, total, n = time.perf_counter(), 0.0, 0
             self.net_.train()
-            bar = tqdm(self._batches(rng), total=self._n_batches(), desc=f"{self.name} epoch {epoch}",
+            bar = tqdm(self._batches(rng), total=n_batches, desc=f"{self.name} epoch {epoch}",
                        leave=False, disable=not show)
             for batch in bar:
                 loss = self._loss(batch)
@@ -120,10 +130,12 @@ class TorchRecommender(Recommender):
                 if n % 10 == 0:
                     bar.set_postfix(loss=f"{total / n:.4f}")
             bar.close()
-            entry = {"epoch": epoch, "loss": total / max(n, 1), "seconds": time.perf_counter() - start}
+            steps += n
+            entry = {"epoch": epoch, "steps": steps, "loss": total / max(n, 1),
+                     "seconds": time.perf_counter() - start}
             self.fit_log_.append(entry)
             stop = False
-            if validator is not None and epoch % cfg.eval_every == 0:
+            if validator is not None and (epoch % eval_every == 0 or epoch == epochs):
                 entry[options.validation_name] = score = float(validator(self))
                 if score > best:
                     best, bad, self.best_epoch_ = score, 0, epoch
@@ -131,11 +143,24 @@ class TorchRecommender(Recommender):
                 else:
                     bad += 1
                     stop = bad >= cfg.patience
-            if options.on_epoch_end(self, entry) or stop:
+            if options.on_epoch_end(self, entry):
+                self.stop_reason_ = "callback"
+                break
+            if stop:
+                self.stop_reason_ = "patience"
                 break
         if best_state is not None:
             self.net_.load_state_dict(best_state)
+            self._warn_if_rising(options.validation_name)
 
+    def _warn_if_rising(self, metric: str) -> None:
+        """WARNING when the budget ran out while the validation score was still improving."""
+        scores = [e[metric] for e in self.fit_log_ if metric in e]
+        if self.stop_reason_ != "budget" or len(scores) < 2 or self.best_epoch_ < self.fit_log_[-1]["epoch"]:
+            return
+        log.warning("%s: training stopped by its budget (epoch %d, %d optimiser steps) while validation %s "
+                    "was still rising (%.4f -> %.4f); raise epochs / max_steps", self.name,
+                    self.fit_log_[-1]["epoch"], self.fit_log_[-1]["steps"], metric, scores[-2], scores[-1])
     def _validator(self, valid: Interactions | None) -> Validator | None:
         """The fit's validator; ``valid`` without one trains the full ``epochs`` (logged once)."""
         validator = self.training_options.validator

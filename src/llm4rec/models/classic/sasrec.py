@@ -20,7 +20,6 @@ class SASRecConfig(SequenceConfig):
     ff_mult: int = Field(1, ge=1, description="feed-forward width as a multiple of hidden")
     loss: Literal["ce", "bce"] = Field("ce", description="ce: full softmax over items; "
                                                          "bce: one uniform negative per position (paper)")
-    epochs: int = Field(50, ge=1)
 
 
 @MODELS.register("sasrec")

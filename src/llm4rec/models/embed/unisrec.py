@@ -65,6 +65,8 @@ class UniSRecConfig(SASRecConfig, TextConfig):
                              "arrives later is never pushed down before it exists), or the whole catalog")
     hidden: int = 64
     max_len: int = 50
+    epochs: int = 50
+    eval_steps: int = 0  # validate every epoch (the transfer benchmarks were measured so)
 
 
 class _TextTransformer(TransformerEncoder):
