@@ -146,7 +146,7 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool
                 result.records.extend(records)
                 result.per_user.update(per_user)
                 if cfg.output.save_models:
-                    model.save(out / "models" / label)
+                    model.set_vocabulary(ds.user_ids, ds.catalog.ids).save(out / "models" / label)
             except Exception as exc:  # report, keep the finished models' results, go on
                 log.error("model %s failed: %s", label, exc)
                 result.failures[label] = "".join(traceback.format_exception(exc))

@@ -8,9 +8,11 @@ candidates (1-D: the same for every user; 2-D: one row per user).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -122,6 +124,9 @@ class Recommender(ABC):
         self.check_fitted()
         if (history.n_users, history.n_items) != (self.n_users_, self.n_items_):
             raise ValueError("history is over a different id universe than the fitted model")
+        if history.catalog is not None and hasattr(self, "item_ids_") and not np.array_equal(
+                np.asarray(history.catalog.ids).astype(str), self.item_ids_):
+            raise ValueError(f"{type(self).__name__} was trained on other item ids than this history's catalog")
         self._use_history(history)
         return self
 
@@ -212,6 +217,42 @@ class Recommender(ABC):
         """A natural-language reason for recommending ``item`` to ``user`` (models that can)."""
         raise NotImplementedError(f"{type(self).__name__} does not explain its recommendations")
 
+    # ------------------------------------------------------------------ external ids
+    def set_vocabulary(self, user_ids: Sequence[str] | np.ndarray, item_ids: Sequence[str] | np.ndarray
+                       ) -> Recommender:
+        """Attach the external ids (dense id ``i`` is ``user_ids[i]`` / ``item_ids[i]``), e.g. a dataset's
+        ``user_ids`` and ``catalog.ids``; :meth:`save` stores them with a fingerprint, so a loaded model
+        recommends by external id and refuses data over other ids (:meth:`check_vocabulary`)."""
+        self.check_fitted()
+        users, items = np.asarray(user_ids).astype(str), np.asarray(item_ids).astype(str)
+        if (len(users), len(items)) != (self.n_users_, self.n_items_):
+            raise ValueError(f"vocabularies of {len(users)} users x {len(items)} items do not fit a model over "
+                             f"{self.n_users_} x {self.n_items_} ids")
+        self.user_ids_, self.item_ids_ = users, items
+        return self
+
+    def vocabulary_fingerprint(self) -> str | None:
+        """SHA-256 of the external id vocabularies (``None`` when none is attached)."""
+        return _vocab_fingerprint(self.user_ids_, self.item_ids_) if hasattr(self, "item_ids_") else None
+
+    def check_vocabulary(self, user_ids: Sequence[str] | np.ndarray, item_ids: Sequence[str] | np.ndarray) -> None:
+        """Refuse data whose id vocabularies differ from the ones the model was trained on (if attached)."""
+        known = self.vocabulary_fingerprint()
+        if known is not None and _vocab_fingerprint(user_ids, item_ids) != known:
+            raise ValueError(f"{type(self).__name__} was trained on other user/item ids (vocabulary fingerprint "
+                             f"{known[:12]}); refit it on this data")
+
+    def recommend_ids(self, users: Sequence[str], k: int = 10, **kwargs: Any) -> list[list[str]]:
+        """:meth:`recommend` by external ids: item ids (best first) for each external user id."""
+        if not hasattr(self, "user_ids_"):
+            raise NotFittedError(f"{type(self).__name__} has no id vocabularies; call set_vocabulary() first")
+        index = {u: i for i, u in enumerate(self.user_ids_.tolist())}
+        unknown = [u for u in users if str(u) not in index]
+        if unknown:
+            raise UnknownUserError(f"user id {unknown[0]!r} is not in the model's vocabulary")
+        ids, _ = self.recommend(np.array([index[str(u)] for u in users], np.int64), k, **kwargs)
+        return [[str(self.item_ids_[i]) for i in row if i >= 0] for row in ids]
+
     # ------------------------------------------------------------------ description
     def tags(self) -> ModelTags:
         """What this model can do; subclasses return ``dataclasses.replace(super().tags(), ...)``."""
@@ -297,6 +338,10 @@ class Recommender(ABC):
         state = {f"state.{k}": v for k, v in self.state_dict().items()}
         np.savez(path / "state.npz", history_user=h.user, history_item=h.item,
                  history_timestamp=h.timestamp, history_rating=h.rating, **state)
+        if hasattr(self, "item_ids_"):
+            np.savez(path / "vocab.npz", user_ids=self.user_ids_, item_ids=self.item_ids_)
+            meta["vocab_fingerprint"] = self.vocabulary_fingerprint()
+            (path / "meta.json").write_text(json.dumps(meta, indent=1))
         return path
 
     @classmethod
@@ -336,10 +381,22 @@ class Recommender(ABC):
                 if len(ids) and (ids.min() < 0 or ids.max() >= n):
                     raise ValueError(f"history {what} ids outside [0, {n})")
             model = klass.from_state(config, state, n_users=n_users, n_items=n_items, history=history)
+            if (path / "vocab.npz").exists() or "vocab_fingerprint" in meta:
+                with np.load(path / "vocab.npz", allow_pickle=False) as z:
+                    model.set_vocabulary(z["user_ids"], z["item_ids"])
+                if model.vocabulary_fingerprint() != meta.get("vocab_fingerprint"):
+                    raise ValueError("vocab.npz does not match meta.json's vocab_fingerprint")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ArtifactError(f"{path / 'state.npz'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
                                 "save the model again") from None
         return model
+
+
+def _vocab_fingerprint(user_ids: Sequence[str] | np.ndarray, item_ids: Sequence[str] | np.ndarray) -> str:
+    h = hashlib.sha256()
+    for ids in (user_ids, item_ids):
+        h.update("\x1f".join(np.asarray(ids).astype(str).tolist()).encode() + b"\x1e")
+    return h.hexdigest()
 
 
 def _name_for_class(target: str) -> str | None:
