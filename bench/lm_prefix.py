@@ -40,7 +40,7 @@ def main() -> None:
 
     shared_t, naive_t = [], []
     for _ in range(args.repeats):
-        g._set_prefix([])  # every repeat starts from an empty KV cache
+        g.clear_prefix()  # every repeat starts from an empty KV cache
         t0 = time.perf_counter()
         shared = g.score(ctx, cands).logprobs
         shared_t.append(time.perf_counter() - t0)

@@ -39,13 +39,13 @@ def main() -> None:
 
     raw_tps, score_tps = [], []
     for _ in range(args.repeats):
-        g._set_prefix([])
+        g.clear_prefix()
         g.llm.reset()
         t0 = time.perf_counter()
         g.llm.eval(long)
         raw_tps.append(len(long) / (time.perf_counter() - t0))
         g.llm.reset()
-        g._set_prefix([])
+        g.clear_prefix()
         t0 = time.perf_counter()
         for ctx, cands in work:
             g.score(ctx, cands)

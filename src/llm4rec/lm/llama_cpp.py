@@ -102,6 +102,10 @@ class LlamaCppGenerator(Generator):
                 rows.append(arr.reshape(n_out, self._n_vocab).copy())
         return np.concatenate(rows) if rows else np.zeros((0, self._n_vocab), np.float32)
 
+    def clear_prefix(self) -> None:
+        """Empty the KV cache, so the next call shares no prefix with earlier ones (cold-start timings)."""
+        self._set_prefix([])
+
     def _set_prefix(self, tokens: list[int]) -> None:
         """Trim the KV cache (sequence 0) to the first ``len(tokens)`` positions, which hold ``tokens``."""
         self.llm._ctx.kv_cache_seq_rm(0, len(tokens), -1)
