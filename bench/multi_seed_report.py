@@ -179,6 +179,10 @@ def write_reports(runs: Path, commit: str = "", commit_llm: str = "") -> None:
         data = _llm_seeds(runs / f"llmrank-ml-100k{tag}")
         if not data:
             continue
+        all_seeds = set.union(*(set(d) for d in data.values()))
+        unfinished = [m for m, d in data.items() if set(d) != all_seeds]
+        data = {m: d for m, d in data.items() if m not in unfinished}
+        note = f" Not finished on every seed (CPU time), so left out: {', '.join(unfinished)}." if unfinished else ""
         table, seeds = spread_table(data, ["ndcg@10", "hr@1", "hr@5"], scale=100, digits=1)
         split = "--split cold-users" if tag else "--split loo"
         what = ("the split seed (which users become new users) and the candidate/user-sample seed are both the "
@@ -188,7 +192,7 @@ def write_reports(runs: Path, commit: str = "", commit_llm: str = "") -> None:
                 f"Each seed evaluates the first N users of its own seeded draw; LLM "
                 f"variants are SmolLM2-135M-Instruct Q4_1 on llama.cpp, 1 thread, last 15 history titles. "
                 f"Per-seed comparisons: per-user paired sign-flip p; across seeds: paired t-test over the "
-                f"per-seed means ({len(seeds) - 1} d.f.).{at_llm}\n\n{table}\n\n"
+                f"per-seed means ({len(seeds) - 1} d.f.).{note}{at_llm}\n\n{table}\n\n"
                 f"{compare_table(data, LLM_PAIRS, 'ndcg@10', scale=100, digits=1)}\n\n"
                 f"Conclusions (NDCG@10):\n\n{verdicts(data, LLM_PAIRS, 'ndcg@10')}")
         write_section(f"multi-seed-llmrank{tag}", title, body,
