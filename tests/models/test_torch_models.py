@@ -193,3 +193,17 @@ def test_validations_are_spaced_in_optimiser_steps(small_split):
     model = make_model("bpr", params).fit(small_split.train, small_split.valid,
                                           TrainingOptions(validator=_counting_validator(1.0)))
     assert [e["epoch"] for e in model.fit_log_ if "ndcg@10" in e] == [3, 6, 7]  # and always the last epoch
+
+
+def test_threads_is_a_runtime_option_restored_after_fit(small_split):
+    from llm4rec.models.training import TrainingOptions
+
+    seen: list[int] = []
+    before = torch.get_num_threads()
+    model = make_model("bpr", {"factors": 8, "epochs": 1, "progress": False})
+    model.fit(small_split.train, None, TrainingOptions(threads=1, callbacks=[lambda m, log: seen.append(
+        torch.get_num_threads())]))
+    assert seen == [1] and torch.get_num_threads() == before
+    assert "threads" not in model.config.model_dump()  # not a hyper-parameter: never saved
+    with pytest.raises(ValueError, match="threads"):
+        TrainingOptions(threads=0)

@@ -9,7 +9,8 @@ options keep them apart): whoever calls ``fit`` hands in
 - ``callbacks``: ``callback(model, log)`` after each epoch, where ``log`` holds
   ``epoch``, ``loss``, ``seconds`` and, on validation epochs, the validator's score;
   a callback that returns ``True`` stops training;
-- ``progress``: show progress bars (``None``: the model config's ``progress``).
+- ``progress``: show progress bars (``None``: the model config's ``progress``);
+- ``threads``: CPU threads torch models train with (``None``: torch's default), restored after ``fit``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class TrainingOptions:
     validation_name: str = "ndcg@10"
     callbacks: Sequence[EpochCallback] = ()
     progress: bool | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
 
     def on_epoch_end(self, model: Any, log: dict[str, Any]) -> bool:
         """Call every callback with the epoch's log; ``True`` when one asks to stop."""

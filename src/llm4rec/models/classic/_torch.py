@@ -95,14 +95,20 @@ class TorchRecommender(Recommender):
 
     # ------------------------------------------------------------------ training
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
-        cfg = self.config
-        with torch.random.fork_rng(devices=[]):  # seed without disturbing the caller's global RNG
-            torch.manual_seed(cfg.seed)
-            rng = np.random.default_rng(cfg.seed)
-            self.net_ = self._build_net()
-            self._on_history(train)  # validation scores users from their train history
-            self._prepare(train)
-            self._train_loop(rng, self._validator(valid))
+        cfg, threads = self.config, self.training_options.threads
+        before = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            with torch.random.fork_rng(devices=[]):  # seed without disturbing the caller's global RNG
+                torch.manual_seed(cfg.seed)
+                rng = np.random.default_rng(cfg.seed)
+                self.net_ = self._build_net()
+                self._on_history(train)  # validation scores users from their train history
+                self._prepare(train)
+                self._train_loop(rng, self._validator(valid))
+        finally:
+            torch.set_num_threads(before)
         self.net_.eval()
 
     def _train_loop(self, rng: np.random.Generator, validator: Validator | None) -> None:
