@@ -25,7 +25,7 @@ INDIRECT = {
     "gguf",  # transformers reads GGUF files through it (lm/hf.py, gguf_file=...)
 }
 # extras whose code is being written in an open issue (remove the entry when it lands)
-PENDING = {"tune"}  # `llm4rec tune` with optuna, issue #16
+PENDING: set[str] = set()
 
 
 def _norm(name: str) -> str:
