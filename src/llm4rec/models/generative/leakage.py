@@ -33,8 +33,10 @@ class LeakageReport:
 
     @property
     def passed(self) -> bool:
-        """Cut respected and ids no more predictable than 10x chance."""
-        return self.cut_ok and self.predictable <= 10 * self.chance
+        """The ids respect the training cut. Predictability is reported, not judged: collaborative or
+        semantic ids put related items next to each other on purpose; the benchmark sets it beside
+        chance and beside the metric inflation of sequential versus random ids."""
+        return self.cut_ok
 
 
 def id_numbers(codes: np.ndarray) -> np.ndarray:
