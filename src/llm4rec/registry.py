@@ -9,6 +9,7 @@
 | :data:`METRICS` | ``[eval] metrics`` | ``llm4rec.metrics`` | a :class:`~llm4rec.eval.metrics.Metric` |
 | :data:`FORMATS` | ``[dataset] format`` | ``llm4rec.formats`` | a reader ``(path, spec) -> Dataset`` |
 | :data:`SPLITS` | ``[split] kind`` | ``llm4rec.splits`` | a split function ``(dataset, seed, **params)`` |
+| :data:`ITEM_TOKENIZERS` | ``genrec`` ``tokenizer`` | ``llm4rec.item_tokenizers`` | an ``ItemTokenizer`` subclass |
 
 An entry registers itself where it is defined, with its registry's decorator::
 
@@ -144,3 +145,5 @@ PROTOCOLS: Registry[type] = Registry("protocol", "llm4rec.protocols", ["llm4rec.
 METRICS: Registry[Any] = Registry("metric", "llm4rec.metrics", ["llm4rec.eval.metrics"])
 FORMATS: Registry[Callable[..., Any]] = Registry("dataset format", "llm4rec.formats", ["llm4rec.data.formats"])
 SPLITS: Registry[Callable[..., Any]] = Registry("split kind", "llm4rec.splits", ["llm4rec.data.split"])
+ITEM_TOKENIZERS: Registry[type] = Registry("item tokenizer", "llm4rec.item_tokenizers",
+                                           ["llm4rec.models.generative.tokenizers"])

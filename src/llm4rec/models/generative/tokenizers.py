@@ -29,10 +29,7 @@ from pydantic import Field
 from llm4rec.config import Config
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
-from llm4rec.registry import Registry
-
-ITEM_TOKENIZERS: Registry[type] = Registry("item tokenizer", "llm4rec.item_tokenizers",
-                                           ["llm4rec.models.generative.tokenizers"])
+from llm4rec.registry import ITEM_TOKENIZERS
 
 
 class TokenizerConfig(Config):
