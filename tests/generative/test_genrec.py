@@ -27,7 +27,11 @@ def test_beam_gives_distinct_valid_unseen_items(small_split, eval_users):
         assert not set(items) & set(seen[u].indices)
         assert (np.diff(scores) <= 1e-6).all()
     assert 0.0 <= model.validity(eval_users[:2]) <= 1.0
+    model.config.validity_users = 2
+    model.set_history(small_split.train)  # fresh beam cache
+    model.score(eval_users[:3])
     costs = model.costs()
+    assert 0.0 <= costs["unconstrained_valid_share"] <= 1.0
     assert costs["beams"] == TINY["beams"] and costs["seconds_per_user"] > 0
 
 

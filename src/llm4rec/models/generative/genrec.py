@@ -38,6 +38,8 @@ class GenRecConfig(TorchConfig):
     dropout: float = Field(0.1, ge=0, lt=1)
     beams: int = Field(20, ge=1, description="beam width = items written per user")
     epochs: int = Field(30, ge=1)
+    validity_users: int = Field(0, ge=0, description="also decode this many users' first beams without the "
+                                                     "trie and report the share naming a catalog item (costs)")
 
 
 @MODELS.register("genrec")
@@ -62,6 +64,7 @@ class GenRec(TorchRecommender):
         self._set_tokenizer(tok.fit(train, train.n_items, texts=texts, vectors=vectors))
         self.gen_seconds_, self.gen_users_ = 0.0, 0
         super()._fit(train, valid)
+        self.validity_ = []  # measured on the scored users after training
 
     def _set_tokenizer(self, tok: ItemTokenizer) -> None:
         self.tokenizer_ = tok
@@ -70,6 +73,7 @@ class GenRec(TorchRecommender):
         self.item_tokens_ = tok.codes_ + offsets[None, :]  # token 0: BOS / pad
         self.vocab_ = int(1 + sizes.sum())
         self.trie_ = ItemTrie(self.item_tokens_)
+        self.validity_: list[float] = []
 
     def _build_net(self) -> torch.nn.Module:
         c, n = self.config, self.item_tokens_.shape[1]
@@ -118,6 +122,8 @@ class GenRec(TorchRecommender):
         for r, u in enumerate(users):
             if int(u) not in self.beam_cache_:
                 self.beam_cache_[int(u)] = self.generate(int(u))
+                if len(self.validity_) < self.config.validity_users:
+                    self.validity_.append(self.validity(np.array([u])))
             items, scores = self.beam_cache_[int(u)]
             out[r, items] = torch.as_tensor(scores, dtype=torch.float32)
         return out
@@ -155,7 +161,8 @@ class GenRec(TorchRecommender):
         users = float(getattr(self, "gen_users_", 0))
         return {"beams": float(self.config.beams), "tokens_per_item": float(self.item_tokens_.shape[1]),
                 "generated_users": users,
-                "seconds_per_user": float(getattr(self, "gen_seconds_", 0.0)) / max(users, 1.0)}
+                "seconds_per_user": float(getattr(self, "gen_seconds_", 0.0)) / max(users, 1.0),
+                **({"unconstrained_valid_share": float(np.mean(self.validity_))} if self.validity_ else {})}
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"tokenizer.codes": self.tokenizer_.codes_, **super()._get_state()}
