@@ -24,8 +24,9 @@ from llm4rec.eval.results import ProtocolResult, Record, RunResult
 from llm4rec.eval.runner import evaluate_model, run
 from llm4rec.eval.sampling import sample_negatives
 from llm4rec.eval.stats import bootstrap_ci, paired_test
-from llm4rec.eval.validation import early_stopping, ndcg_validator
+from llm4rec.eval.validation import auc_validator, early_stopping, fit_options, ndcg_validator
 
 __all__ = ["EvalProtocol", "FullRanking", "Pointwise", "Protocol", "ProtocolResult", "Record", "RunConfig",
-           "RunResult", "SampledCandidates", "bootstrap_ci", "early_stopping", "evaluate_model", "load_run_config",
+           "RunResult", "SampledCandidates", "auc_validator", "bootstrap_ci", "early_stopping", "evaluate_model",
+           "fit_options", "load_run_config",
            "make_protocol", "ndcg_validator", "paired_test", "print_tables", "run", "sample_negatives", "targets"]

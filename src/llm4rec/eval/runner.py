@@ -32,7 +32,7 @@ from llm4rec.eval.protocols import EvalProtocol
 from llm4rec.eval.report import write_outputs
 from llm4rec.eval.results import USER_ID, Record, RunResult
 from llm4rec.eval.stats import bootstrap_ci
-from llm4rec.eval.validation import early_stopping
+from llm4rec.eval.validation import fit_options
 from llm4rec.models.base import Recommender
 from llm4rec.models.registry import make_model
 
@@ -131,14 +131,13 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool
         split = sample_eval_users(split, cfg)
         check_run_data(cfg, split)
         result = RunResult([], {}, {}, out, user_vocab=ds.user_ids, files=["config.toml"])
-        options = early_stopping(split.train, split.valid)  # NDCG@10 on the validation part
         for spec in cfg.models:
             label = spec.display
             try:
                 model = make_model(spec.name, spec.params)
                 log.info("fitting %s", label)
                 start = time.perf_counter()
-                model.fit(split.train, split.valid, options)
+                model.fit(split.train, split.valid, fit_options(model, split.train, split.valid))
                 fit_seconds = time.perf_counter() - start
                 records, per_user = evaluate_model(model, label, split, cfg.protocols, cfg)
                 records.append(Record(label, "cost", "fit_seconds", None, fit_seconds, None, None, 0))

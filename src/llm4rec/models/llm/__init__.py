@@ -1,4 +1,4 @@
-"""Paradigm 3, LLM as recommender (no training): prompting-based rankers on the Recommender contract.
+"""Paradigm 3, LLM as recommender: prompting-based and tuned rankers on the Recommender contract.
 
 | name | what it does | module |
 |---|---|---|
@@ -8,6 +8,7 @@
 | ``llm-listwise`` | generated ranking, parsed and grounded; sliding windows; K orders | :mod:`.listwise` |
 | ``llm-rerank`` | any retriever's top N reordered by an LLM ranker (LlamaRec) | :mod:`.rerank` |
 | ``llm-query`` | LLM-written query, encoder retrieval (MINT) | :mod:`.query` |
+| ``llm-tallrec`` | tuned (LoRA / prompt / full) yes/no instruction, P(Yes) (TALLRec) | :mod:`.tallrec` |
 
 Explanations (:mod:`.explain`) and conversation (:mod:`.chat`) build on the same rankers; their
 CLI commands live in :mod:`llm4rec.cli.llm`. See ``docs/llm.md``.

@@ -26,6 +26,10 @@ class MethodConfig(Config):
         """The module to train (``model`` is a private copy: it may be modified in place)."""
         raise NotImplementedError
 
+    def view(self, generator: Any, trained: Any) -> None:
+        """Point ``generator`` (a private copy of the base ``hf`` generator) at the module in training."""
+        generator.model = trained
+
     def save(self, trained: Any, folder: Any) -> None:
         """Write the trained result into ``folder`` (safetensors + JSON only)."""
         trained.save_pretrained(folder, safe_serialization=True)

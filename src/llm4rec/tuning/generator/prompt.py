@@ -28,3 +28,6 @@ class PromptTuningMethod(MethodConfig):
                   "tokenizer_name_or_path": self.tokenizer_path}
         cfg = PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=self.n_virtual_tokens, **kw)
         return get_peft_model(model, cfg)
+
+    def view(self, generator: Any, trained: Any) -> None:
+        generator.soft_prompt = trained.get_prompt_embedding_to_save("default").detach().to(generator.model.dtype)

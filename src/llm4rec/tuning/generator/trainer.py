@@ -6,6 +6,10 @@
   RNG states and the step; the run folder is named by a fingerprint of (base model, method,
   hyper-parameters, examples), so running the same job again after a crash (even ``kill -9``)
   resumes from the last complete checkpoint and sees exactly the samples not yet trained on;
+* early stopping (:func:`early_stopping`): every ``every`` steps a validation score of the model in
+  training (any ``module -> float``, e.g. a recommender scored by the shared evaluator through
+  :func:`live_generator`); training stops after ``patience`` evaluations without improvement and
+  the best weights are kept;
 * progress lines with loss, tokens/s and ETA; the result is saved by :func:`tune_generator` as a
   small adapter (or a whole model for full fine-tuning) plus ``llm4rec_tuned.json`` naming the
   base model and its weights' identity. ``HFGenerator(model, adapter=folder)`` loads it back.
@@ -21,7 +25,7 @@ import math
 import resource
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -77,6 +81,9 @@ class TrainResult:
     peak_rss_mb: float = 0.0
     saved_bytes: int = 0
     losses: list[float] = field(default_factory=list)
+    #: (step, validation score) of each early-stopping evaluation; best_step is the one kept
+    validation: list[list[float]] = field(default_factory=list)
+    best_step: int = 0
 
     def costs(self) -> dict[str, float]:
         """Scalar costs (for result tables)."""
@@ -132,6 +139,56 @@ def _progress_callback(result: TrainResult, every: int) -> Any:
                          logs["loss"], tps, eta)
 
     return ProgressCallback()
+
+
+def early_stopping(evaluate: Callable[[Any], float], every: int, patience: int, result: TrainResult) -> Any:
+    """A ``TrainerCallback``: ``evaluate(module)`` (higher is better) every ``every`` optimiser steps and at the
+    end; stop after ``patience`` evaluations without improvement; the best trainable weights are restored
+    into the module when training ends (so they are what gets saved)."""
+    from transformers import TrainerCallback
+
+    class EarlyStopping(TrainerCallback):
+        best, stale, weights = -math.inf, 0, None
+
+        def _evaluate(self, state: Any, module: Any) -> float:
+            module.eval()
+            try:
+                score = float(evaluate(module))
+            finally:
+                module.train()
+            result.validation.append([state.global_step, score])
+            log.info("step %d  validation %.4f", state.global_step, score)
+            if score > self.best:
+                self.best, self.stale, result.best_step = score, 0, state.global_step
+                self.weights = {n: p.detach().clone() for n, p in module.named_parameters() if p.requires_grad}
+            else:
+                self.stale += 1
+            return score
+
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+            if state.global_step % every == 0 or state.global_step == state.max_steps:
+                self._evaluate(state, model)
+                if self.stale >= patience:
+                    log.info("early stop at step %d (best %.4f at step %d)", state.global_step, self.best,
+                             result.best_step)
+                    control.should_training_stop = True
+
+        def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+            if self.weights is not None:
+                params = dict(model.named_parameters())
+                for n, w in self.weights.items():
+                    params[n].data.copy_(w)
+
+    return EarlyStopping()
+
+
+def live_generator(base: HFGenerator, trained: Any, method: MethodConfig) -> HFGenerator:
+    """A copy of ``base`` that runs ``trained`` (the module in training), uncached: for validation."""
+    view = copy.copy(base)
+    view.set_cache("off")
+    view._model_id = f"{base.model_id}+live"
+    method.view(view, trained)
+    return view
 
 
 def train(model: Any, tokenizer: Any, examples: Sequence[TokenExample], method: MethodConfig,

@@ -1,0 +1,207 @@
+"""Shared machinery of the *tuned* LLM recommenders (TALLRec, the tuned ranker over a retriever).
+
+A tuned recommender builds supervised (prompt, answer) examples from the training interactions,
+tunes its ``hf`` generator with :func:`llm4rec.tuning.generator.tune_generator` (LoRA, prompt tuning
+or full fine-tuning, from ``method``) and then scores with the tuned generator through the
+verbalizer primitive ``Generator.next_token_logprobs`` (no free text, always valid).
+
+* the trained adapter lives in a content-addressed cache folder (``<cache>/tuned/<key>``): fitting
+  the same examples with the same settings again reuses it (a finished run is never retrained;
+  an interrupted one resumes from its last checkpoint);
+* ``save`` stores the adapter files as byte arrays inside the model's ``state.npz`` (data only),
+  ``load`` writes them back to the cache and points the generator at them;
+* ``adapter = "folder"`` skips training and uses an adapter tuned elsewhere;
+* ``early_stopping`` validates the model in training every ``eval_steps`` steps with the fit options'
+  validator: ``llm4rec run`` builds it with the shared evaluator from :meth:`TunedRanker.validation_request`
+  (the subclass's metric on at most ``val_users`` users), and keeps the best weights;
+* costs: ``lm_usage`` adds trainable parameters, training seconds / tokens / steps and adapter
+  bytes to the inference tokens and seconds per user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from llm4rec.artifacts import cache_dir
+from llm4rec.data.interactions import Interactions
+from llm4rec.errors import ConfigError
+from llm4rec.lm.base import Generator
+from llm4rec.models.llm.backends import get_generator
+from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
+from llm4rec.models.training import Validator
+from llm4rec.tuning.generator import TokenExample, TrainConfig, method_config, read_tuned, tune_generator
+from llm4rec.tuning.generator.trainer import TUNED_FILE, early_stopping, fingerprint, live_generator
+
+log = logging.getLogger(__name__)
+_ADAPTER = "adapter."  # state key prefix of the adapter's files
+
+
+class TunedRankerConfig(LLMRankerConfig):
+    """Backend (an ``hf`` model to tune), tuning method and optimisation settings."""
+
+    generator: dict[str, Any] = Field(default_factory=lambda: {"backend": "hf", "model": "smollm2-135m"},
+                                      description="the hf backend block of the base model")
+    method: dict[str, Any] = Field(default_factory=lambda: {"method": "lora"},
+                                   description="tuning method: {method='lora'|'prompt'|'full', ...}")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    adapter: str | None = Field(None, description="an already tuned adapter folder: no training")
+    early_stopping: bool = Field(False, description="validate every eval_steps steps, keep the best")
+    eval_steps: int = Field(10, ge=1)
+    patience: int = Field(2, ge=1)
+    val_users: int = Field(100, ge=1, description="users of the validation part scored per evaluation")
+    runs_dir: str | None = Field(None, description="checkpoint folder (default <cache>/tuning-runs)")
+
+    @field_validator("method")
+    @classmethod
+    def _check_method(cls, v: dict[str, Any]) -> dict[str, Any]:
+        method_config(v)
+        return v
+
+
+class TunedRanker(LLMRanker):
+    """Base of the tuned recommenders: subclasses build :meth:`examples` and score through :meth:`generator`."""
+
+    Config: ClassVar[type[TunedRankerConfig]] = TunedRankerConfig  # type: ignore[assignment]
+    config: TunedRankerConfig
+
+    # ------------------------------------------------------------------ what subclasses provide
+    def examples(self, train: Interactions) -> list[tuple[str, str, str]]:
+        """Training examples as (prompt prefix, prompt suffix, answer choice)."""
+        raise NotImplementedError
+
+    def validation_request(self) -> dict[str, float | int | str]:
+        """What ``llm4rec run`` validates this model on (see ``llm4rec.eval.fit_options``)."""
+        return {"metric": "ndcg", "k": 10, "max_users": self.config.val_users}
+
+    def _prepare(self, train: Interactions) -> None:
+        """Hook before the examples are built (e.g. fit a retriever)."""
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def base_generator(self) -> Generator:
+        g = get_generator(self.config.generator)
+        if getattr(g, "backend", None) != "hf" or getattr(g, "kind", None) != "causal":
+            raise ConfigError(f"{self.name} tunes a causal 'hf' generator; got backend {g.backend!r}")
+        return g
+
+    @property
+    def generator(self) -> Generator:
+        live = self.__dict__.get("live_")
+        if live is not None:
+            return live
+        adapter = self.__dict__.get("adapter_dir_")
+        spec = self.config.generator if adapter is None else {**self.config.generator, "adapter": str(adapter)}
+        return get_generator(spec)
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        super()._fit(train, valid)
+        c = self.config
+        self._use_history(train)  # histories of the training examples
+        self._prepare(train)
+        if c.adapter is not None:
+            self.adapter_dir_ = Path(c.adapter).expanduser()
+            read_tuned(self.adapter_dir_)
+            return
+        base: Any = self.base_generator
+        method = method_config(c.method)
+        examples = [TokenExample(base.encode_prompt(pre, suf), [base.choice_ids([ans])[0]])
+                    for pre, suf, ans in self.examples(train)]
+        if not examples:
+            raise ValueError(f"{self.name}: the training data yields no examples")
+        callbacks = []
+        validate = self.training_options.validator
+        stopping = c.early_stopping and validate is not None
+        if c.early_stopping and validate is None:
+            log.warning("%s: early_stopping needs a validator in the fit options (llm4rec.eval.fit_options); "
+                        "training the full schedule", self.name)
+        key = fingerprint(base.model_id, method, c.train, examples)
+        if stopping:
+            key = hashlib.sha256(f"{key}|{c.eval_steps}|{c.patience}|{c.val_users}".encode()).hexdigest()
+        out = cache_dir() / "tuned" / key[:24]
+        if not (out / TUNED_FILE).is_file():
+            from llm4rec.tuning.generator.trainer import TrainResult
+
+            result = TrainResult()
+            if stopping:
+                assert validate is not None
+                callbacks.append(early_stopping(lambda module: self._live_score(validate, base, module, method),
+                                                c.eval_steps, c.patience, result))
+            tuned = tune_generator(base, examples, method, c.train, out, runs_dir=c.runs_dir,
+                                   progress=self.config.progress, callbacks=callbacks)
+            if stopping:
+                tuned.validation, tuned.best_step = result.validation, result.best_step
+                meta = json.loads((out / TUNED_FILE).read_text())
+                meta["result"].update(validation=result.validation, best_step=result.best_step)
+                (out / TUNED_FILE).write_text(json.dumps(meta, indent=1))
+        else:
+            log.info("%s: reusing the tuned adapter %s", self.name, out)
+        self.adapter_dir_ = out
+
+    def _live_score(self, validate: Validator, base: Any, module: Any, method: Any) -> float:
+        self.__dict__["live_"] = live_generator(base, module, method)
+        try:
+            return float(validate(self))
+        finally:
+            self.__dict__.pop("live_", None)
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> dict[str, np.ndarray]:
+        state = super()._get_state()
+        folder = self.adapter_dir_
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                state[_ADAPTER + p.relative_to(folder).as_posix()] = np.frombuffer(p.read_bytes(), np.uint8)
+        return state
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        super()._set_state({k: v for k, v in state.items() if not k.startswith(_ADAPTER)})
+        files = {k[len(_ADAPTER):]: v for k, v in state.items() if k.startswith(_ADAPTER)}
+        if TUNED_FILE not in files:
+            raise ValueError(f"no tuned adapter in the saved state ({TUNED_FILE} missing)")
+        h = hashlib.sha256()
+        for name in sorted(files):
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise ValueError(f"adapter file name {name!r} leaves its folder")
+            h.update(name.encode() + b"\0" + files[name].tobytes())
+        out = cache_dir() / "tuned" / f"loaded-{h.hexdigest()[:24]}"
+        if not (out / TUNED_FILE).is_file():
+            tmp = out.with_name(out.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            for name, data in files.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(data.tobytes())
+            shutil.rmtree(out, ignore_errors=True)
+            tmp.replace(out)
+        self.adapter_dir_ = out
+
+    # ------------------------------------------------------------------ costs
+    def training_costs(self) -> dict[str, float]:
+        """Trainable parameters, training seconds / tokens / steps and adapter bytes of the tuned model."""
+        res = read_tuned(self.adapter_dir_).get("result", {})
+        keys = ("trainable_params", "total_params", "examples", "steps", "train_tokens", "train_seconds",
+                "seconds_per_step", "tokens_per_second", "saved_bytes", "best_step", "peak_rss_mb")
+        return {f"tune_{k}": float(res.get(k, 0) or 0) for k in keys}
+
+    def extra_metrics(self) -> dict[str, float]:
+        return {**super().extra_metrics(), **self.training_costs()}
+
+
+def choice_probabilities(logprobs: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of log-probs restricted to the answer choices (the verbalizer's distribution)."""
+    z = logprobs - logprobs.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def quoted(texts: Sequence[str], empty: str) -> str:
+    """``"A", "B"`` (TALLRec's list style), or ``empty`` for no items."""
+    return ", ".join(f'"{t}"' for t in texts) if texts else empty
