@@ -42,3 +42,18 @@ def test_trie_closes_branches_whose_items_are_all_seen():
     assert trie.allowed((), seen) == [1]
     assert trie.allowed((1,), trie.seen_counts([0])) == [4]
     assert trie.item([2, 3]) == 2 and trie.item([2, 4]) is None
+
+
+def test_each_validation_decodes_with_the_current_weights(small_split):
+    from llm4rec.models.training import TrainingOptions
+
+    calls = []
+
+    def validator(model):
+        calls.append(len(model.beam_cache_))
+        model.score(np.arange(3))
+        return float(len(calls))
+
+    make_model("genrec", {**TINY, "epochs": 2}).fit(small_split.train, small_split.valid,
+                                                    TrainingOptions(validator=validator))
+    assert calls == [0, 0]

@@ -103,6 +103,17 @@ class GenRec(TorchRecommender):
             self.windows_[r, width - len(row):] = row
             self.mask_[r, width - len(row):] = 1
 
+    def _validator(self, valid: Interactions | None) -> Any:
+        inner = super()._validator(valid)
+        if inner is None:
+            return None
+
+        def fresh(model: GenRec) -> float:  # weights changed since the last validation: decode anew
+            model.beam_cache_ = {}
+            return inner(model)
+
+        return fresh
+
     def _n_batches(self) -> int:
         return -(-len(self.windows_) // self.config.batch_size)
 
