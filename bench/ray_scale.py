@@ -104,15 +104,16 @@ def main() -> None:
         f"{cpu_ms:.3f} ms x 1M users = {core_h:.1f} CPU core-hours; the object store holds "
         f"~{big_shipped:.0f} GB per node (split + model history), so a node needs that much shared memory "
         f"plus, per worker, about {peak:.0f} MB measured here ({work_mb:.0f} MB above the start, which at a "
-        "fixed catalog does not grow with the shard: the protocol scores users in fixed-size batches, "
-        "so a worker's extra memory is set by batch x items, not by shard size). "
-        f"On 32 workers of a 64 GB node: ~{core_h * 60 / 32:.0f} minutes of wall time plus the Ray start-up "
+        "fixed catalog should not grow with the shard: the protocol scores users in fixed-size batches, "
+        "so a worker's extra memory is set by batch x items; only one shard size was measured). "
+        f"On 32 workers of a 64 GB node: ~{core_h * 3600 / 32:.0f} s of wall time plus the Ray start-up "
         "above; with 100k items instead, the catalog pass grows ~5x per user (linear in items, "
         "bench/scale.py) and so do the core-hours. Loading is the part to change at that size: "
         "`from_dataframe` peaked at ~250 MB per million rows (bench/scale.py: string id mapping), so 100M "
         "rows go through `Interactions.build` on integer ids (as here) or are read pre-sharded. Not run here: "
-        f"this machine has {args.cpus} cores and 23 GB shared by several developers; the run above is the "
-        "largest that fits in the time and memory left to it.\n")
+        f"this machine has {args.cpus} cores and 23 GB shared by several developers. Memory would allow 10M "
+        "here (bench/scale.py evaluated 10M in one process, 2.5 GB peak); the size of the run above was set by "
+        "the CPU time left to it at the end of a session whose job queue was full.\n")
     body = (
         f"A real sharded run: synthetic {len(inter):,} interactions ({n_users:,} users x {args.items:,} items, "
         "bench/scale.py's generator), `leave_one_out`, Pop fitted, `FullRanking` NDCG@10 / HR@10 over all "
