@@ -14,6 +14,7 @@ many seeds agree on the sign, and a paired t-test over the seeds).
 
     python bench/multi_seed.py embed --configs configs/embed-ml100k-cold.toml --seeds 42,7,1
     python bench/multi_seed.py llmrank --split loo --seeds 0,1,2 --users 100 --variants baselines,smol-likelihood
+    python bench/multi_seed.py llmrank --dataset ml-1m --seeds 0,1,2 --users 50
     python bench/multi_seed.py report
 """
 
@@ -58,12 +59,13 @@ def _finished(out: Path, labels: list[str]) -> bool:
     return set(labels) <= done
 
 
-def run_llmrank(split_name: str, seeds: list[int], n_users: int, names: list[str], runs: Path) -> None:
+def run_llmrank(split_name: str, seeds: list[int], n_users: int, names: list[str], runs: Path,
+                dataset: str = "ml-100k") -> None:
     from llm4rec.eval import early_stopping
     from llm_rank import BASELINES, SPLITS, evaluate_variant, make_variant, setup
 
     names = [v for n in names for v in (BASELINES if n == "baselines" else [n])]
-    folder = runs / f"llmrank-ml-100k{SPLITS[split_name][2]}"
+    folder = runs / f"llmrank-{dataset}{SPLITS[split_name][2]}"
     random_split = "seed" in SPLITS[split_name][1]
     for name in names:
         fitted: dict[int | None, tuple[Any, float]] = {}
@@ -74,7 +76,7 @@ def run_llmrank(split_name: str, seeds: list[int], n_users: int, names: list[str
                 continue
             save.parent.mkdir(parents=True, exist_ok=True)
             split_seed = seed if random_split else None
-            split, users, protocol = setup("ml-100k", n_users, seed, split_name, split_seed=split_seed)
+            split, users, protocol = setup(dataset, n_users, seed, split_name, split_seed=split_seed)
             if split_seed not in fitted:  # leave-one-out: one fit serves every candidate seed
                 model = make_variant(name)
                 t0 = time.perf_counter()
@@ -92,6 +94,7 @@ def main() -> None:
     ap.add_argument("--models", default="", help="embed: only these model labels (comma-separated)")
     ap.add_argument("--seeds", default="42,7,1")
     ap.add_argument("--split", default="loo", choices=["loo", "cold-users"])
+    ap.add_argument("--dataset", default="ml-100k", choices=["ml-100k", "ml-1m"], help="llmrank: the dataset")
     ap.add_argument("--users", type=int, default=100)
     ap.add_argument("--variants", default="baselines,smol-likelihood")
     ap.add_argument("--runs", type=Path, default=RUNS, help="where the per-seed results live")
@@ -102,7 +105,7 @@ def main() -> None:
     if args.job == "embed":
         run_embed(args.configs.split(","), seeds, args.runs, set(filter(None, args.models.split(","))))
     elif args.job == "llmrank":
-        run_llmrank(args.split, seeds, args.users, args.variants.split(","), args.runs)
+        run_llmrank(args.split, seeds, args.users, args.variants.split(","), args.runs, args.dataset)
     else:
         from multi_seed_report import write_reports
 

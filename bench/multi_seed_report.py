@@ -30,9 +30,11 @@ EMBED = {
                    [("textmf-both", "bpr"), ("textmf-text", "bpr"), ("unisrec-both", "sasrec"),
                     ("unisrec-text", "sasrec"), ("sasrec", "bpr"), ("unisrec-both", "textpop")]),
 }
+#: run folder suffix -> section title (the section key drops the ML-100K dataset name, as before ML-1M)
 LLMRANK = {
-    "": "LLMRank protocol over candidate seeds (ML-100K, leave-one-out, 1 target + 19 sampled candidates)",
-    "-coldusers": "LLMRank protocol on new users over split + candidate seeds (ML-100K, cold_start_users)",
+    "ml-100k": "LLMRank protocol over candidate seeds (ML-100K, leave-one-out, 1 target + 19 sampled candidates)",
+    "ml-100k-coldusers": "LLMRank protocol on new users over split + candidate seeds (ML-100K, cold_start_users)",
+    "ml-1m": "LLMRank protocol over candidate seeds (ML-1M, leave-one-out, 1 target + 19 sampled candidates)",
 }
 LLM_PAIRS = [("pop", "random"), ("bpr", "pop"), ("sasrec", "bpr"), ("smol-likelihood", "random"),
              ("smol-likelihood", "pop")]
@@ -175,8 +177,10 @@ def write_reports(runs: Path, commit: str = "", commit_llm: str = "") -> None:
                       f"python bench/multi_seed.py embed --configs {','.join(f'configs/{n}.toml' for n in names)} "
                       + (f"--models {models} " if models else "")
                       + f"--seeds {','.join(map(str, seeds))}; python bench/multi_seed.py report")
-    for tag, title in LLMRANK.items():
-        data = _llm_seeds(runs / f"llmrank-ml-100k{tag}")
+    for folder, title in LLMRANK.items():
+        data = _llm_seeds(runs / f"llmrank-{folder}")
+        dataset = "ml-1m" if folder.startswith("ml-1m") else "ml-100k"
+        tag = folder.removeprefix(dataset)
         if not data:
             continue
         all_seeds = set.union(*(set(d) for d in data.values()))
@@ -195,7 +199,9 @@ def write_reports(runs: Path, commit: str = "", commit_llm: str = "") -> None:
                 f"per-seed means ({len(seeds) - 1} d.f.).{note}{at_llm}\n\n{table}\n\n"
                 f"{compare_table(data, LLM_PAIRS, 'ndcg@10', scale=100, digits=1)}\n\n"
                 f"Conclusions (NDCG@10):\n\n{verdicts(data, LLM_PAIRS, 'ndcg@10')}")
-        write_section(f"multi-seed-llmrank{tag}", title, body,
-                      f"python bench/multi_seed.py llmrank {split} --seeds {','.join(map(str, seeds))} "
+        key = f"multi-seed-llmrank{tag}" + ("-ml1m" if dataset == "ml-1m" else "")
+        write_section(key, title, body,
+                      f"python bench/multi_seed.py llmrank --dataset {dataset} {split} "
+                      f"--seeds {','.join(map(str, seeds))} "
                       f"--users {min(len(v['ndcg@10']) for d in data.values() for v in d.values())} "
                       "--variants baselines,smol-likelihood; python bench/multi_seed.py report")
