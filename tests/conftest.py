@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from llm4rec.testing.fixtures import eval_users, ml100k, small_split
+from llm4rec.testing.fixtures import eval_users, ml100k, small_catalog_split, small_split
 
-__all__ = ["eval_users", "ml100k", "small_split"]  # the contract suite's fixtures, for every test
+# the contract suite's fixtures, for every test
+__all__ = ["eval_users", "ml100k", "small_catalog_split", "small_split"]
 
 
 @pytest.fixture(scope="session")

@@ -112,3 +112,19 @@ class RecommenderContract:
             pytest.skip("model documents non-deterministic training (tag)")
         again = self.make_model().fit(small_split.train, small_split.valid)
         np.testing.assert_array_equal(again.score(eval_users[:5]), fitted.score(eval_users[:5]))
+
+
+class SmallCatalogContract(RecommenderContract):
+    """The same suite over a 40-item catalog (``small_catalog_split``): for models that pay one
+    language-model evaluation per scored item (a tuned LLM scoring the full catalog), where the
+    1,682-item ML-100K catalog turns each full-catalog call into minutes per user."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def small_split(cls, small_catalog_split: Split) -> Split:
+        return small_catalog_split
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def eval_users(cls, small_split: Split) -> np.ndarray:
+        return np.unique(small_split.test.user)
