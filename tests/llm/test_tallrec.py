@@ -132,3 +132,63 @@ def test_an_existing_adapter_is_used_without_training(small_split):
 def test_tuning_needs_an_hf_generator():
     with pytest.raises(Exception, match="hf"):
         make_model("llm-tallrec", params(generator={"backend": "toy"})).base_generator  # noqa: B018
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _resumable(**over) -> dict:
+    train = {"epochs": 2, "batch_size": 4, "grad_accum": 1, "lr": 1e-2, "max_length": 160, "save_steps": 1,
+             "seed": 3}
+    return params(n_shots=16, train=train, method={"method": "lora", "r": 4, "dropout": 0.1}, **over)
+
+
+def test_a_fit_interrupted_mid_training_resumes_from_its_checkpoint(small_split, tmp_path, monkeypatch):
+    """A fit dies at step 5 of 8 (an exception from a step callback; checkpoint every step): the next fit of
+    the same config resumes from the last checkpoint and ends with the weights of an uninterrupted fit."""
+    from safetensors.numpy import load_file
+
+    from llm4rec.models.training import TrainingOptions
+
+    monkeypatch.setenv("LLM4REC_CACHE", str(tmp_path / "a"))
+    whole = make_model("llm-tallrec", _resumable()).fit(small_split.train)
+    assert whole.training_costs()["tune_steps"] == 8 and whole.training_costs()["tune_resumed_from_step"] == 0
+
+    monkeypatch.setenv("LLM4REC_CACHE", str(tmp_path / "b"))
+    steps: list[int] = []
+
+    def die(model, entry):
+        steps.append(entry["step"])
+        assert np.isfinite(entry["loss"])
+        if entry["step"] == 5:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        make_model("llm-tallrec", _resumable()).fit(small_split.train, options=TrainingOptions(callbacks=[die]))
+    assert steps == [1, 2, 3, 4, 5]
+    assert not list((tmp_path / "b").glob("tuned/*/llm4rec_tuned.json"))  # nothing saved as a result
+    assert list((tmp_path / "b").glob("tuning-runs/*/checkpoint-4"))
+
+    again = make_model("llm-tallrec", _resumable()).fit(small_split.train)
+    costs = again.training_costs()
+    assert costs["tune_resumed_from_step"] == 4 and costs["tune_steps"] == 8
+    assert not list((tmp_path / "b").glob("tuning-runs/*/checkpoint-*"))  # removed once the result is saved
+    a = load_file(str(whole.adapter_dir_ / "adapter_model.safetensors"))
+    b = load_file(str(again.adapter_dir_ / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and len(a) > 0
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=1e-6)
+    users = np.unique(small_split.test.user)[:2]
+    np.testing.assert_allclose(again.score(users, np.arange(5)), whole.score(users, np.arange(5)), atol=1e-5)
+
+
+def test_a_callback_that_stops_keeps_its_adapter_out_of_the_reusable_cache(small_split, tmp_path, monkeypatch):
+    from llm4rec.models.training import TrainingOptions
+
+    monkeypatch.setenv("LLM4REC_CACHE", str(tmp_path))
+    stopped = make_model("llm-tallrec", _resumable()).fit(
+        small_split.train, options=TrainingOptions(callbacks=[lambda model, entry: entry["step"] >= 2]))
+    assert stopped.adapter_dir_.name.endswith("-stopped-2") and stopped.training_costs()["tune_steps"] == 2
+    full = make_model("llm-tallrec", _resumable()).fit(small_split.train)  # trains the whole schedule
+    assert full.training_costs()["tune_steps"] == 8 and full.adapter_dir_ != stopped.adapter_dir_

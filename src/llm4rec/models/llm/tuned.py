@@ -11,6 +11,12 @@ verbalizer primitive ``Generator.next_token_logprobs`` (no free text, always val
 * ``save`` stores the adapter files as byte arrays inside the model's ``state.npz`` (data only),
   ``load`` writes them back to the cache and points the generator at them;
 * ``adapter = "folder"`` skips training and uses an adapter tuned elsewhere;
+* resumable: the trainer checkpoints the trainable weights, optimiser, scheduler, RNG and step every
+  ``train.save_steps`` steps into ``<runs_dir>/<fingerprint>``; a fit that dies (``kill -9``, an exception
+  from a callback) is continued from its last checkpoint by the next fit of the same config and examples;
+* the fit's callbacks (``TrainingOptions.callbacks``) run after every optimiser step with
+  ``{"epoch": step, "step", "loss", "seconds"}``; one returning ``True`` stops training (that adapter
+  is kept apart from the reusable cache slot, ``<key>-stopped-<step>``);
 * ``early_stopping`` validates the model in training every ``eval_steps`` steps with the fit options'
   validator: ``llm4rec run`` builds it with the shared evaluator from :meth:`TunedRanker.validation_request`
   (the subclass's metric on at most ``val_users`` users), and keeps the best weights;
@@ -39,7 +45,14 @@ from llm4rec.models.llm.backends import get_generator
 from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
 from llm4rec.models.training import Validator
 from llm4rec.tuning.generator import TokenExample, TrainConfig, method_config, read_tuned, tune_generator
-from llm4rec.tuning.generator.trainer import TUNED_FILE, early_stopping, fingerprint, live_generator
+from llm4rec.tuning.generator.trainer import (
+    TUNED_FILE,
+    TrainResult,
+    early_stopping,
+    fingerprint,
+    live_generator,
+    step_callback,
+)
 
 log = logging.getLogger(__name__)
 _ADAPTER = "adapter."  # state key prefix of the adapter's files
@@ -128,20 +141,24 @@ class TunedRanker(LLMRanker):
             key = hashlib.sha256(f"{key}|{c.eval_steps}|{c.patience}|{c.val_users}".encode()).hexdigest()
         out = cache_dir() / "tuned" / key[:24]
         if not (out / TUNED_FILE).is_file():
-            from llm4rec.tuning.generator.trainer import TrainResult
-
             result = TrainResult()
             if stopping:
                 assert validate is not None
                 callbacks.append(early_stopping(lambda module: self._live_score(validate, base, module, method),
                                                 c.eval_steps, c.patience, result))
+            options = self.training_options
+            if options.callbacks:  # the fit's callbacks, after every optimiser step
+                callbacks.append(step_callback(lambda entry: options.on_epoch_end(self, entry), result))
             tuned = tune_generator(base, examples, method, c.train, out, runs_dir=c.runs_dir,
                                    progress=self.config.progress, callbacks=callbacks)
-            if stopping:
-                tuned.validation, tuned.best_step = result.validation, result.best_step
-                meta = json.loads((out / TUNED_FILE).read_text())
-                meta["result"].update(validation=result.validation, best_step=result.best_step)
-                (out / TUNED_FILE).write_text(json.dumps(meta, indent=1))
+            meta = json.loads((out / TUNED_FILE).read_text())
+            meta["result"].update(validation=result.validation, best_step=result.best_step,
+                                  stopped_by_callback=result.stopped_by_callback)
+            (out / TUNED_FILE).write_text(json.dumps(meta, indent=1))
+            if result.stopped_by_callback:  # not the configured schedule: kept out of the reusable cache slot
+                cut = out.with_name(f"{out.name}-stopped-{tuned.steps}")
+                shutil.rmtree(cut, ignore_errors=True)
+                out = out.replace(cut)
         else:
             log.info("%s: reusing the tuned adapter %s", self.name, out)
         self.adapter_dir_ = out
@@ -188,7 +205,8 @@ class TunedRanker(LLMRanker):
         """Trainable parameters, training seconds / tokens / steps and adapter bytes of the tuned model."""
         res = read_tuned(self.adapter_dir_).get("result", {})
         keys = ("trainable_params", "total_params", "examples", "steps", "train_tokens", "train_seconds",
-                "seconds_per_step", "tokens_per_second", "saved_bytes", "best_step", "peak_rss_mb")
+                "seconds_per_step", "tokens_per_second", "saved_bytes", "best_step", "peak_rss_mb",
+                "resumed_from_step")
         return {f"tune_{k}": float(res.get(k, 0) or 0) for k in keys}
 
     def extra_metrics(self) -> dict[str, float]:

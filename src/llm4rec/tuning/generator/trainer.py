@@ -84,6 +84,8 @@ class TrainResult:
     #: (step, validation score) of each early-stopping evaluation; best_step is the one kept
     validation: list[list[float]] = field(default_factory=list)
     best_step: int = 0
+    #: a step callback asked to stop before the schedule's end
+    stopped_by_callback: bool = False
 
     def costs(self) -> dict[str, float]:
         """Scalar costs (for result tables)."""
@@ -180,6 +182,32 @@ def early_stopping(evaluate: Callable[[Any], float], every: int, patience: int, 
                     params[n].data.copy_(w)
 
     return EarlyStopping()
+
+
+def step_callback(call: Callable[[dict[str, Any]], bool], result: TrainResult) -> Any:
+    """A ``TrainerCallback`` that calls ``call({"epoch": step, "step": step, "loss": ..., "seconds": ...})``
+    after every optimiser step (its training log); ``True`` stops training (``result.stopped_by_callback``).
+    An exception raised by ``call`` ends the run; the checkpoints already written stay, so the next run of
+    the same job resumes from the last one."""
+    from transformers import TrainerCallback
+
+    class StepCallback(TrainerCallback):
+        t0 = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None,
+                   **kw: Any) -> None:
+            if not logs or "loss" not in logs:
+                return
+            entry = {"epoch": state.global_step, "step": state.global_step, "loss": float(logs["loss"]),
+                     "seconds": time.perf_counter() - self.t0}
+            if call(entry):
+                result.stopped_by_callback = True
+                control.should_training_stop = True
+
+    return StepCallback()
 
 
 def live_generator(base: HFGenerator, trained: Any, method: MethodConfig) -> HFGenerator:
