@@ -19,6 +19,7 @@ FORBIDDEN = {
     "llm4rec.data": ("llm4rec.models", "llm4rec.eval", "llm4rec.lm", "llm4rec.cli"),
     "llm4rec.lm": ("llm4rec.models", "llm4rec.eval", "llm4rec.cli"),
     "llm4rec.prompts": ("llm4rec.models", "llm4rec.eval", "llm4rec.cli"),
+    "llm4rec.tokens": ("llm4rec.models", "llm4rec.eval", "llm4rec.cli", "llm4rec.jobs"),
     "llm4rec.eval": ("llm4rec.cli",),
     "llm4rec.models.llm.explain": ("llm4rec.models.llm.base", "llm4rec.models.base"),
 }

@@ -17,11 +17,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 def _mount_subapps() -> None:
     from llm4rec.cli.datasets import datasets_app
+    from llm4rec.cli.generate import register as register_generate_command
     from llm4rec.cli.llm import register as register_llm_commands
     from llm4rec.serve.cli import register as register_serve_commands
 
     app.add_typer(datasets_app, name="datasets", help="List, fetch and describe datasets.")
     register_llm_commands(app)
+    register_generate_command(app)
     register_serve_commands(app)
 
 

@@ -297,13 +297,19 @@ class Generator(_LM):
     def chat_many(self, conversations: Sequence[Sequence[Message]], max_tokens: int = 64,
                   temperature: float = 0.0, stop: Sequence[str] | None = None, seed: int = 0) -> list[str]:
         """Answer several conversations."""
+        return [c.text for c in self.chat_completions(conversations, max_tokens, temperature, stop, seed)]
+
+    def chat_completions(self, conversations: Sequence[Sequence[Message]], max_tokens: int = 64,
+                         temperature: float = 0.0, stop: Sequence[str] | None = None, seed: int = 0
+                         ) -> list[Completion]:
+        """:meth:`chat_many` with token counts and finish reasons (a replayed answer carries the counts
+        recorded when it was computed)."""
         convs = [[{"role": str(m["role"]), "content": str(m["content"])} for m in c] for c in conversations]
         params = {"max_tokens": max_tokens, "temperature": temperature, "stop": list(stop or []), "seed": seed}
-        res = self._cached("chat", params, convs,
-                           lambda chunk: self._chat(chunk, max_tokens, temperature, list(stop or []), seed),
-                           lambda c: _pack_json(c.__dict__), lambda b: Completion(**_unpack_json(b)),
-                           chunk=self.generate_chunk)
-        return [c.text for c in res]
+        res: list[Completion] = self._cached(
+            "chat", params, convs, lambda chunk: self._chat(chunk, max_tokens, temperature, list(stop or []), seed),
+            lambda c: _pack_json(c.__dict__), lambda b: Completion(**_unpack_json(b)), chunk=self.generate_chunk)
+        return res
 
     def score(self, context: str, continuations: Sequence[str]) -> ScoreResult:
         """Sum of log p(continuation tokens | context) for each continuation, in nats.
