@@ -9,6 +9,7 @@ are not a slice of full-catalog scores.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +22,27 @@ from llm4rec.models.base import ModelConfig, ModelTags, Recommender, mask_rows
 from llm4rec.models.llm.base import LLMRanker
 from llm4rec.models.registry import make_model
 from llm4rec.registry import MODELS
+
+
+def rerank_top(items: np.ndarray, scores: np.ndarray, pickable: np.ndarray, top_n: int,
+               rank: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Scores of ``items`` (one row per user) after reranking each row's top ``top_n``.
+
+    The retriever's ``scores`` are squashed into [-2, -1] per row; the ``top_n`` items with the highest
+    ``pickable`` (the retriever's scores, seen items masked; ties: lower column first) are passed, in
+    that order, to ``rank(top_items)`` (rows x top_n item ids -> higher is better) and get
+    1 + rank / top_n in [1, 2]: above every other item, which keeps the retriever's order below them.
+    """
+    n = min(top_n, items.shape[1])
+    lo, hi = scores.min(axis=1, keepdims=True), scores.max(axis=1, keepdims=True)
+    out = (scores - lo) / np.maximum(hi - lo, 1e-12) - 2.0
+    if n == 0 or len(items) == 0:
+        return out.astype(np.float32)
+    top = np.argsort(-pickable, axis=1, kind="stable")[:, :n]
+    llm = np.asarray(rank(np.take_along_axis(items, top, axis=1)))
+    ranks = rankdata(llm, axis=1)  # ties (e.g. unnamed items of a listwise ranker) stay tied
+    np.put_along_axis(out, top, 1.0 + ranks / n, axis=1)
+    return out.astype(np.float32)
 
 
 class RerankConfig(ModelConfig):
@@ -80,17 +102,7 @@ class RerankRecommender(Recommender):
 
     def _rerank(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray, pickable: np.ndarray
                 ) -> np.ndarray:
-        """Retriever scores squashed into [-2, -1]; the top N (by ``pickable``) get 1 + LLM rank in [1, 2]."""
-        n = min(self.config.top_n, items.shape[1])
-        lo, hi = scores.min(axis=1, keepdims=True), scores.max(axis=1, keepdims=True)
-        out = (scores - lo) / np.maximum(hi - lo, 1e-12) - 2.0
-        if n == 0 or len(users) == 0:
-            return out.astype(np.float32)
-        top = np.argsort(-pickable, axis=1, kind="stable")[:, :n]
-        llm = self.ranker_.score(users, np.take_along_axis(items, top, axis=1))
-        ranks = rankdata(llm, axis=1)  # ties (e.g. unnamed items of a listwise ranker) stay tied
-        np.put_along_axis(out, top, 1.0 + ranks / n, axis=1)
-        return out.astype(np.float32)
+        return rerank_top(items, scores, pickable, self.config.top_n, lambda top: self.ranker_.score(users, top))
 
     _SUBS = (("retriever_", "retriever"), ("ranker_", "ranker"))
 

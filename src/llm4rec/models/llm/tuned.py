@@ -95,7 +95,7 @@ class TunedRanker(LLMRanker):
         """What ``llm4rec run`` validates this model on (see ``llm4rec.eval.fit_options``)."""
         return {"metric": "ndcg", "k": 10, "max_users": self.config.val_users}
 
-    def _prepare(self, train: Interactions) -> None:
+    def _prepare(self, train: Interactions, valid: Interactions | None) -> None:
         """Hook before the examples are built (e.g. fit a retriever)."""
 
     # ------------------------------------------------------------------ fitting
@@ -119,7 +119,7 @@ class TunedRanker(LLMRanker):
         super()._fit(train, valid)
         c = self.config
         self._use_history(train)  # histories of the training examples
-        self._prepare(train)
+        self._prepare(train, valid)
         if c.adapter is not None:
             self.adapter_dir_ = Path(c.adapter).expanduser()
             read_tuned(self.adapter_dir_)

@@ -1,0 +1,103 @@
+"""``llm-llamarec`` on a tiny random Llama (SmolLM2's real tokenizer) over Pop: the contract suite on a
+40-item catalog, the training examples (target = last training item, candidates from the retriever
+without it), one forward pass per user scoring every letter, the full-ranking order and the costs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_tallrec import tiny
+
+from llm4rec.models import make_model
+from llm4rec.models.base import Recommender
+from llm4rec.models.llm.tuned import choice_probabilities
+from llm4rec.testing import SmallCatalogContract
+
+
+def params(**over) -> dict:
+    p = {"generator": {"backend": "hf", "model": tiny(), "cache_mode": "off", "batch_size": 64},
+         "retriever": "pop", "top_n": 8, "max_history": 5, "max_train_users": 16,
+         "train": {"epochs": 1, "batch_size": 4, "grad_accum": 1, "lr": 1e-2, "max_length": 256},
+         "progress": False}
+    return {**p, **over}
+
+
+class TestLlamaRec(SmallCatalogContract):
+    """The whole contract (the candidates-vs-catalog check is skipped: candidate-dependent tag)."""
+
+    def make_model(self):
+        return make_model("llm-llamarec", params())
+
+
+@pytest.fixture(scope="module")
+def fitted(small_catalog_split):
+    return make_model("llm-llamarec", params()).fit(small_catalog_split.train)
+
+
+def test_training_examples_put_the_last_item_among_the_retrievers_candidates(fitted, small_catalog_split):
+    train = small_catalog_split.train
+    targets = fitted.training_targets(train)
+    again = fitted.training_targets(train)  # seeded cap, stable
+    assert len(targets) == 16 and [(u, list(c), p) for u, c, p in targets] == [(u, list(c), p) for u, c, p in again]
+    pop = np.bincount(train.item, minlength=train.n_items)
+    seqs = train.sequences()
+    for u, cands, pos in targets:
+        seq = seqs[u]
+        assert cands[pos] == seq[-1] and len(cands) == 8
+        assert not set(cands) & set(seq[:-1])  # seen items (before the target) are never candidates
+        assert (np.diff(pop[cands]) <= 0).all()  # the retriever's (Pop) order
+    stats = fitted.costs()
+    assert stats["llamarec_eligible_users"] >= stats["llamarec_target_in_top"] >= 16
+    ex = fitted.examples(train)
+    u, cands, pos = targets[0]
+    assert ex[0][1] == "" and ex[0][2] == " " + "ABCDEFGH"[pos]
+    assert f"({'ABCDEFGH'[pos]}) {fitted.texts([cands[pos]])[0]}" in ex[0][0]
+    assert ex[0][0].endswith("Answer:") and fitted.texts([seqs[u][-1]])[0] not in ex[0][0].split("Candidates:")[0]
+
+
+def test_one_forward_pass_scores_every_letter(fitted, small_catalog_split):
+    users = np.unique(small_catalog_split.test.user)[:2]
+    cands = np.array([[3, 1, 4, 0], [5, 9, 2, 6]])
+    g = fitted.generator
+    before = g.usage.calls
+    got = fitted.letter_scores(users, cands)
+    assert g.usage.calls - before == 2  # one backend call (one forward pass) per user
+    for r, u in enumerate(users):
+        prompt = fitted.prompt(fitted.seqs_[int(u)], cands[r])
+        lp = np.array([[g.naive_score(prompt, c) for c in (" A", " B", " C", " D")]])
+        np.testing.assert_allclose(got[r], choice_probabilities(lp)[0], atol=1e-5)
+    assert np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_full_ranking_puts_the_reranked_top_n_above_the_retrievers_order(fitted, small_catalog_split):
+    users = np.unique(small_catalog_split.test.user)[:3]
+    s = fitted.score(users)
+    pop = np.asarray(fitted.retriever_.score(users), dtype=np.float64)
+    seen = small_catalog_split.train.to_csr()
+    for row, p, u in zip(s, pop, users, strict=True):
+        p = p.copy()
+        p[seen[u].indices] = -np.inf
+        order = np.argsort(-p, kind="stable")
+        top, rest = order[:8], order[8:]
+        assert set(np.argsort(-row, kind="stable")[:8]) == set(top)  # same items, the LLM's order
+        assert row[top].min() > row[rest].max()
+        llm = fitted.letter_scores(np.array([u]), top[None, :])[0]
+        assert list(np.argsort(-row[top], kind="stable")) == list(np.argsort(-llm, kind="stable"))
+        unseen_rest = [i for i in rest if np.isfinite(p[i])]
+        assert list(np.argsort(-row[unseen_rest], kind="stable")) == list(np.argsort(-p[unseen_rest],
+                                                                                     kind="stable"))
+
+
+def test_costs_and_save_load(fitted, small_catalog_split, tmp_path):
+    users = np.unique(small_catalog_split.test.user)[:2]
+    fitted.score(users)
+    costs = fitted.costs()
+    assert costs["tune_trainable_params"] > 0 and costs["tune_steps"] == 4 and costs["lm_tokens_per_user"] > 0
+    loaded = Recommender.load(fitted.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.score(users), fitted.score(users))
+    assert loaded.costs()["llamarec_target_in_top"] == costs["llamarec_target_in_top"]
+
+
+def test_too_many_candidates_for_the_labels_is_refused():
+    with pytest.raises(Exception, match="top_n"):
+        make_model("llm-llamarec", params(top_n=27))
