@@ -29,7 +29,7 @@ class Server:
     def __init__(self, model: Path, n_ctx: int = 512, timeout: float = 120.0) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "llm4rec.lm.llama_server", "--model", str(model), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", str(N_THREADS),
                "--n_threads_batch", str(N_THREADS), "--logits_all", "True", "--verbose", "False"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

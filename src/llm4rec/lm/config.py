@@ -143,12 +143,14 @@ class LlamaCppConfig(_LMConfig):
     n_batch: int = 512
     truncation: Literal["left", "error"] = "left"
     seed: int = 0
+    #: llama.cpp's repacking/AMX weight buffers; None = on unless the CPU has AMX (its kernels fault in VMs)
+    extra_buffers: bool | None = None
 
     def build(self) -> Generator:
         from llm4rec.lm.llama_cpp import LlamaCppGenerator
 
         return LlamaCppGenerator(self.model, self.n_ctx, self.n_threads, self.n_batch, self.truncation, self.seed,
-                                 **self._common())
+                                 self.extra_buffers, **self._common())
 
 
 @GENERATORS.register("hf")

@@ -5,13 +5,20 @@ then, for each continuation, trims the KV cache back to the end of the context a
 just the continuation tokens with logits at every position. The context's KV state is thus
 computed once and reused by every continuation; a later ``score`` or ``generate`` whose
 tokens start with the same prefix reuses it too.
+
+llama.cpp's *extra buffer types* (weights repacked for AMX / SIMD kernels) are off by default on CPUs
+that report Intel AMX: its AMX matrix kernels fault (``ldtilecfg``, SIGSEGV in
+``ggml_backend_amx_mul_mat``) in virtual machines that do not enable the AMX tile state, which is what
+these CPUs look like under Firecracker. ``extra_buffers=True`` turns them back on (bare metal).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +38,61 @@ def _log_softmax_rows(logits: np.ndarray) -> np.ndarray:
     return x - (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))
 
 
+_PARAMS_LOCK = threading.Lock()
+
+
+def cpu_has_amx() -> bool:
+    """Whether the CPU reports Intel AMX tiles (Linux ``/proc/cpuinfo``; False elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "amx_tile" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+@contextlib.contextmanager
+def model_params(extra_buffers: bool) -> Iterator[None]:
+    """Load llama.cpp models in this block with its extra (repacking/AMX) buffer types on or off.
+
+    ``Llama`` takes no such argument, so its default-parameters factory is wrapped for the duration of
+    the load (under a lock: loads in other threads wait).
+    """
+    if extra_buffers:
+        yield
+        return
+    import llama_cpp.llama_cpp as lib
+
+    with _PARAMS_LOCK:
+        original = lib.llama_model_default_params
+
+        def params() -> Any:
+            p = original()
+            p.use_extra_bufts = False
+            return p
+
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
+def extra_buffers_default(extra_buffers: bool | None) -> bool:
+    """``None`` (auto): on, except on CPUs with AMX (see the module docstring)."""
+    return (not cpu_has_amx()) if extra_buffers is None else extra_buffers
+
+
 class LlamaCppGenerator(Generator):
     """A GGUF model run in-process by llama.cpp."""
 
     backend = "llama-cpp"
 
     def __init__(self, model: str | Path = "smollm2-135m", n_ctx: int = 2048, n_threads: int | None = None,
-                 n_batch: int = 512, truncation: Truncation = "left", seed: int = 0, **lm: Any) -> None:
+                 n_batch: int = 512, truncation: Truncation = "left", seed: int = 0,
+                 extra_buffers: bool | None = None, **lm: Any) -> None:
         require("llama_cpp", "lm")
         from llama_cpp import Llama
 
@@ -45,8 +100,10 @@ class LlamaCppGenerator(Generator):
         super().__init__(model_name=str(model), **lm)
         threads = n_threads or os.cpu_count() or 1
         self.truncation = truncation
-        self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch,
-                         n_threads=threads, n_threads_batch=threads, seed=seed, logits_all=False, verbose=False)
+        with model_params(extra_buffers_default(extra_buffers)):
+            self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch,
+                             n_threads=threads, n_threads_batch=threads, seed=seed, logits_all=False,
+                             verbose=False)
         self.n_ctx = self.llm.n_ctx()
         self._n_vocab = self.llm.n_vocab()
         self._formatter: Any = None
