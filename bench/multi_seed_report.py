@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _report import write_section
+from _report import machine, write_section
 from llm4rec.eval.results import USER_ID
 from llm4rec.eval.seeds import compare_across_seeds, seed_spread
 from llm4rec.eval.stats import bootstrap_ci, paired_test
@@ -149,7 +149,7 @@ def compare_table(data: PerSeed, pairs: list[tuple[str, str]], metric: str, scal
     return "\n".join(lines)
 
 
-MACHINE = " Machine: 2-core AMD EPYC shared with other developers' jobs, each job on one core (1 thread)."
+MACHINE = f" Machine: {machine()}; shared with other developers' jobs, each job on one core (1 thread)."
 
 
 def write_reports(runs: Path, commit: str = "", commit_llm: str = "") -> None:
