@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from _report import machine, write_section
+from llm4rec.eval.config import load_run_config
 from llm4rec.eval.results import USER_ID
 from llm4rec.eval.seeds import compare_across_seeds, seed_spread
 from llm4rec.eval.stats import bootstrap_ci, paired_test
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: model -> seed -> {metric: per-user values}
 PerSeed = dict[str, dict[int, dict[str, np.ndarray]]]
@@ -24,7 +27,9 @@ EMBED = {
     "cold-items-ml1m": ("Cold-start items over split seeds (ML-1M, 10% of items held out)",
                         ["embed-ml1m-cold"],
                         [("textmf-text", "textpop"), ("textpop", "unisrec-text"), ("textmf-text", "unisrec-text"),
-                         ("unisrec-text", "textknn-recency"), ("textpop", "textknn-recency")]),
+                         ("unisrec-text", "textknn-recency"), ("textpop", "textknn-recency"),
+                         ("textmf-text", "bpr"), ("textmf-both-iddrop", "bpr"), ("unisrec-both-iddrop", "sasrec"),
+                         ("textmf-both-iddrop", "textpop"), ("unisrec-both-iddrop", "unisrec-text")]),
     "cold-users": ("New users over split seeds (ML-100K, cold_start_users: 20% of users keep 5 train items)",
                    ["embed-ml100k-coldusers"],
                    [("textmf-both", "bpr"), ("textmf-text", "bpr"), ("unisrec-both", "sasrec"),
@@ -163,7 +168,8 @@ def write_reports(runs: Path, commit: str = "", commit_llm: str = "") -> None:
                                     else ["ndcg@10", "hr@10"])
         order = ranking_line(data, seeds, "ndcg@10", list(data))
         cmd = " ".join(f"configs/{n}.toml" for n in names)
-        models = ",".join(data) if key == "cold-items-ml1m" else ""
+        configured = [m.display for n in names for m in load_run_config(ROOT / "configs" / f"{n}.toml").models]
+        models = ",".join(data) if set(configured) - set(data) else ""  # a subset of the configs' models
         only = f" (only {models.replace(',', ', ')})" if models else ""
         body = (f"Full ranking over the catalog. Per seed: the mean over that seed's test users ± the half-width "
                 f"of its 95% bootstrap CI over users; across seeds {seeds}: mean ± sample standard "
