@@ -133,3 +133,13 @@ def test_ray_runner_writes_the_same_rows(tmp_path):
         ray.shutdown()
     assert remote.fingerprint == local.fingerprint
     pd.testing.assert_frame_equal(pd.read_parquet(remote.outputs), pd.read_parquet(local.outputs))
+
+
+def test_tasks_can_be_chosen_by_name(tmp_path):
+    from llm4rec.errors import ConfigError
+
+    cfg = _cfg(tmp_path, tasks=[{"kind": "item", "limit": 2}, {"kind": "user", "template": "user_profile",
+                                                                "limit": 2}])
+    assert [r.task for r in generate(cfg, tasks=["user_profile"])] == ["user_profile"]
+    with pytest.raises(ConfigError, match="unknown task"):
+        generate(cfg, tasks=["nope"])

@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
                                                         exists=True, dir_okay=False)],
                  runner: Annotated[str | None, typer.Option(help="local or ray (default: the config's)")] = None,
                  limit: Annotated[int | None, typer.Option(min=1, help="only the first N items / users")] = None,
+                 task: Annotated[list[str] | None, typer.Option(help="run only this task (repeatable)")] = None,
                  overwrite: Annotated[bool, typer.Option("--overwrite", help="rebuild a finished version "
                                                          "(answers come from the LM cache)")] = False,
                  progress: Annotated[bool | None, typer.Option("--progress/--no-progress")] = None) -> None:
@@ -26,7 +27,8 @@ def register(app: typer.Typer) -> None:
         if runner not in (None, "local", "ray"):
             raise ConfigError(f"--runner must be local or ray, not {runner!r}")
         chosen: Literal["local", "ray"] | None = None if runner is None else ("ray" if runner == "ray" else "local")
-        for r in run_generate(config, overwrite=overwrite, progress=progress, runner=chosen, limit=limit):
+        for r in run_generate(config, overwrite=overwrite, progress=progress, runner=chosen, limit=limit,
+                                  tasks=task or None):
             typer.echo(f"{r.task}: {r.rows} rows ({r.resumed} already done), {r.completion_tokens} generated tokens, "
                        f"{r.seconds:.1f} s -> {r.outputs}")
             typer.echo(r.qc.markdown(f"QC {r.task}"))

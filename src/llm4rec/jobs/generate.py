@@ -36,7 +36,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -345,13 +345,18 @@ def run_task(cfg: GenerateConfig, task: TaskSpec, *, inputs: Inputs | None = Non
 
 
 def generate(cfg: GenerateConfig | str | Path, *, overwrite: bool = False, progress: bool | None = None,
-             runner: Literal["local", "ray"] | None = None, limit: int | None = None) -> list[GenerationResult]:
-    """Run every task of a generation config (a :class:`GenerateConfig` or a TOML path)."""
+             runner: Literal["local", "ray"] | None = None, limit: int | None = None,
+             tasks: Sequence[str] | None = None) -> list[GenerationResult]:
+    """Run the tasks of a generation config (a :class:`GenerateConfig` or a TOML path): all, or those
+    named in ``tasks``."""
     config = cfg if isinstance(cfg, GenerateConfig) else load_generate_config(cfg)
     if runner is not None:
         config = config.model_copy(update={"runner": runner})
+    chosen = [t for t in config.tasks if tasks is None or t.display in tasks]
+    if tasks is not None and len(chosen) != len(set(tasks)):
+        raise ConfigError(f"unknown task in {list(tasks)}; the config has {[t.display for t in config.tasks]}")
     out = []
-    for task in config.tasks:
+    for task in chosen:
         if limit is not None:
             task = task.model_copy(update={"limit": limit})
         out.append(run_task(config, task, overwrite=overwrite, progress=progress))
