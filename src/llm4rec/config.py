@@ -76,3 +76,21 @@ def check_path_name(value: str, what: str = "name") -> str:
 def read_toml(path: str | Path) -> dict[str, Any]:
     with open(path, "rb") as f:
         return tomllib.load(f)
+
+
+def load_named_config(cls: type[C], path: str | Path, what: str) -> C:
+    """Read and validate a TOML file into ``cls`` (its ``name`` defaults to the file's stem); errors are
+    :class:`~llm4rec.errors.ConfigError` naming the file and the offending key."""
+    from llm4rec.errors import ConfigError
+
+    try:
+        raw = read_toml(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    raw.setdefault("name", Path(path).stem)
+    try:
+        return cls.model_validate(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {describe_errors(exc)}") from None

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from llm4rec.config import Config, check_path_name, describe_errors, read_toml
+from llm4rec.config import Config, check_path_name, describe_errors, load_named_config
 from llm4rec.errors import ConfigError
 from llm4rec.eval.protocols import FullRanking, Protocol
 from llm4rec.registry import FORMATS, SPLITS
@@ -174,16 +174,6 @@ class RunConfig(Config):
 
 def load_run_config(path: str | Path) -> RunConfig:
     """Read and validate a run TOML; errors name the file and the offending key."""
-    try:
-        raw = read_toml(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read run config {path}: {exc}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    raw.setdefault("name", Path(path).stem)
-    try:
-        cfg = RunConfig.model_validate(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {describe_errors(exc)}") from None
+    cfg = load_named_config(RunConfig, path, "run config")
     cfg._source = str(path)
     return cfg

@@ -46,7 +46,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 from tqdm.auto import tqdm
 
-from llm4rec.config import Config, check_path_name, describe_errors, read_toml
+from llm4rec.config import Config, check_path_name, load_named_config
 from llm4rec.errors import ConfigError
 from llm4rec.eval.config import DatasetSpec, SplitSpec
 from llm4rec.lm.cache import default_cache_path
@@ -127,17 +127,7 @@ class GenerateConfig(Config):
 
 def load_generate_config(path: str | Path) -> GenerateConfig:
     """Read and validate a generation TOML; errors name the file and the offending key."""
-    try:
-        raw = read_toml(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read generation config {path}: {exc}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    raw.setdefault("name", Path(path).stem)
-    try:
-        return GenerateConfig.model_validate(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {describe_errors(exc)}") from None
+    return load_named_config(GenerateConfig, path, "generation config")
 
 
 @dataclass
