@@ -241,8 +241,8 @@ def _worker_generator(cfg: GenerateConfig) -> Config:
     """The generator config the workers build: the LM cache path made explicit (actors of a local
     cluster then share the driver's cache file)."""
     gen: Config = cfg.generator
-    fields = type(gen).model_fields
-    if "cache_path" in fields and getattr(gen, "cache_mode", "off") != "off" and gen.cache_path is None:
+    cached = "cache_path" in type(gen).model_fields and getattr(gen, "cache_mode", "off") != "off"
+    if cached and getattr(gen, "cache_path", None) is None:
         gen = gen.model_copy(update={"cache_path": str(default_cache_path())})
     return gen
 

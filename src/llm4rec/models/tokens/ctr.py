@@ -79,6 +79,9 @@ class CTRConfig(TorchConfig, SideConfig):
 class _CTRNet(nn.Module):
     """Embeddings, side adaptor and the user / item representations both models share."""
 
+    item_side: torch.Tensor  # buffers (when the side is used): (n_items + 1, D) with a zero padding row
+    user_side: torch.Tensor  # (n_users, D)
+
     def __init__(self, n_users: int, n_items: int, cfg: CTRConfig, item_side: np.ndarray | None,
                  user_side: np.ndarray | None) -> None:
         super().__init__()

@@ -4,6 +4,7 @@ hybrid-expert adaptor."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -31,9 +32,10 @@ class CrossNetV2(nn.Module):
 
     def __init__(self, d: int, n_layers: int) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(d, d) for _ in range(n_layers))
-        for layer in self.layers:
+        linears = [nn.Linear(d, d) for _ in range(n_layers)]
+        for layer in linears:
             nn.init.zeros_(layer.bias)
+        self.layers = nn.ModuleList(linears)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         x = x0
@@ -76,7 +78,8 @@ class HybridExpertAdaptor(nn.Module):
         self.gates = nn.ModuleDict({s: nn.Linear(d_in, n_shared + n_dedicated) for s in sides})
 
     def forward(self, x: torch.Tensor, side: str) -> torch.Tensor:
-        experts = [e(x) for e in self.shared] + [e(x) for e in self.dedicated[side]]
+        dedicated = cast(nn.ModuleList, self.dedicated[side])
+        experts = [e(x) for e in self.shared] + [e(x) for e in dedicated]
         gate = F.softmax(self.gates[side](x), dim=-1)  # (..., E)
         return (gate.unsqueeze(-1) * torch.stack(experts, dim=-2)).sum(-2)
 
