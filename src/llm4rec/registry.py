@@ -136,6 +136,7 @@ MODELS: Registry[type] = Registry("model", "llm4rec.models", [_M + m for m in (
     "classic.pop", "classic.itemknn", "classic.bpr", "classic.sasrec", "classic.bert4rec", "classic.gru4rec",
     "classic.ease", "classic.als", "classic.lightgcn",
     "llm.scoring", "llm.pairwise", "llm.listwise", "llm.rerank", "llm.query", "llm.tallrec", "llm.llamarec",
+    "llm.llara",
     "embed.textknn", "embed.textmf", "embed.textpop", "embed.unisrec", "embed.twotower", "embed.prompt4nr",
     "embed.annrec", "generative.genrec", "generative.bigrec", "tokens.ctr")])
 ENCODERS: Registry[type] = Registry("encoder backend", "llm4rec.encoders", ["llm4rec.lm.config"])

@@ -10,6 +10,7 @@
 | ``llm-query`` | LLM-written query, encoder retrieval (MINT) | :mod:`.query` |
 | ``llm-tallrec`` | tuned (LoRA / prompt / full) yes/no instruction, P(Yes) (TALLRec) | :mod:`.tallrec` |
 | ``llm-llamarec`` | tuned LLM picks the next item among a retriever's top N by letter (LlamaRec) | :mod:`.llamarec` |
+| ``llm-llara`` | as llm-llamarec with projected ID item tokens beside titles (LLaRA) | :mod:`.llara` |
 
 Explanations (:mod:`.explain`) and conversation (:mod:`.chat`) build on the same rankers; their
 CLI commands live in :mod:`llm4rec.cli.llm`. See ``docs/llm.md``.

@@ -74,12 +74,16 @@ class LlamaRec(TunedRanker):
         """The answer strings whose first tokens are scored (``" A"``, ``" B"``, ...)."""
         return [self.prompts.fill("choice", label=x) for x in self.labels(n)]
 
+    def prompt_texts(self, items: np.ndarray) -> list[str]:
+        """How items read in the prompt (their catalog text; a subclass may add item tokens)."""
+        return self.texts(items)
+
     def prompt(self, history: np.ndarray, candidates: np.ndarray) -> str:
         """The whole prompt: the ``max_history`` most recent items and the lettered candidates."""
         c, p = self.config, self.prompts
-        hist = "\n".join(p.fill("history_line", item=t) for t in self.texts(history[-c.max_history:]))
+        hist = "\n".join(p.fill("history_line", item=t) for t in self.prompt_texts(history[-c.max_history:]))
         cands = "\n".join(p.fill("candidate_line", label=x, item=t)
-                          for x, t in zip(self.labels(len(candidates)), self.texts(candidates), strict=True))
+                          for x, t in zip(self.labels(len(candidates)), self.prompt_texts(candidates), strict=True))
         return p.fill("prefix", noun=c.noun, history=hist, candidates=cands)
 
     # ------------------------------------------------------------------ fitting

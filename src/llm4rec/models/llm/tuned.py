@@ -44,7 +44,14 @@ from llm4rec.lm.base import Generator
 from llm4rec.models.llm.backends import get_generator
 from llm4rec.models.llm.base import LLMRanker, LLMRankerConfig
 from llm4rec.models.training import Validator
-from llm4rec.tuning.generator import TokenExample, TrainConfig, method_config, read_tuned, tune_generator
+from llm4rec.tuning.generator import (
+    MethodConfig,
+    TokenExample,
+    TrainConfig,
+    method_config,
+    read_tuned,
+    tune_generator,
+)
 from llm4rec.tuning.generator.trainer import (
     TUNED_FILE,
     TrainResult,
@@ -98,6 +105,20 @@ class TunedRanker(LLMRanker):
     def _prepare(self, train: Interactions, valid: Interactions | None) -> None:
         """Hook before the examples are built (e.g. fit a retriever)."""
 
+    def tuning_method(self, base: Any) -> MethodConfig:
+        """The tuning method's config (default: ``config.method``)."""
+        return method_config(self.config.method)
+
+    def token_examples(self, base: Any, train: Interactions) -> list[TokenExample]:
+        """Token ids of the training examples (default: :meth:`examples`, tokenized as the generator reads
+        prompts, the answer's first token as the target)."""
+        return [TokenExample(base.encode_prompt(pre, suf), [base.choice_ids([ans])[0]])
+                for pre, suf, ans in self.examples(train)]
+
+    def tuning_callbacks(self) -> list[Any]:
+        """Extra ``TrainerCallback`` objects of the tuning run (default: none)."""
+        return []
+
     # ------------------------------------------------------------------ fitting
     @property
     def base_generator(self) -> Generator:
@@ -125,12 +146,11 @@ class TunedRanker(LLMRanker):
             read_tuned(self.adapter_dir_)
             return
         base: Any = self.base_generator
-        method = method_config(c.method)
-        examples = [TokenExample(base.encode_prompt(pre, suf), [base.choice_ids([ans])[0]])
-                    for pre, suf, ans in self.examples(train)]
+        method = self.tuning_method(base)
+        examples = self.token_examples(base, train)
         if not examples:
             raise ValueError(f"{self.name}: the training data yields no examples")
-        callbacks = []
+        callbacks = list(self.tuning_callbacks())
         validate = self.training_options.validator
         stopping = c.early_stopping and validate is not None
         if c.early_stopping and validate is None:

@@ -5,6 +5,7 @@
 | ``lora`` | :class:`LoraMethod` | low-rank adapters of q/v projections (peft) | adapter (~MB) |
 | ``prompt`` | :class:`PromptTuningMethod` | soft-prompt vectors (peft) | adapter (~KB) |
 | ``full`` | :class:`FullFinetuneMethod` | every weight | whole model folder |
+| ``hybrid`` | :class:`HybridMethod` | LoRA + projector of ID item vectors (LLaRA soft tokens) | adapter + projector |
 
 :func:`tune_generator` trains with transformers' ``Trainer`` (loss on answer tokens, gradient
 accumulation, seeded, resumable checkpoints) and saves a folder that ``HFGenerator(adapter=...)``
@@ -15,6 +16,7 @@ tuned weights.
 from llm4rec.tuning.generator.base import MethodConfig, available_methods, method_config, register_method
 from llm4rec.tuning.generator.data import TokenExample
 from llm4rec.tuning.generator.full import FullFinetuneMethod
+from llm4rec.tuning.generator.hybrid import HybridMethod
 from llm4rec.tuning.generator.lora import LoraMethod
 from llm4rec.tuning.generator.prompt import PromptTuningMethod
 from llm4rec.tuning.generator.trainer import (
@@ -26,6 +28,6 @@ from llm4rec.tuning.generator.trainer import (
     tune_generator,
 )
 
-__all__ = ["FullFinetuneMethod", "LoraMethod", "MethodConfig", "PromptTuningMethod", "TokenExample",
+__all__ = ["FullFinetuneMethod", "HybridMethod", "LoraMethod", "MethodConfig", "PromptTuningMethod", "TokenExample",
            "TrainConfig", "TrainResult", "available_methods", "last_checkpoint", "method_config", "read_tuned",
            "register_method", "train", "tune_generator"]
