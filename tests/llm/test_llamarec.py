@@ -101,3 +101,14 @@ def test_costs_and_save_load(fitted, small_catalog_split, tmp_path):
 def test_too_many_candidates_for_the_labels_is_refused():
     with pytest.raises(Exception, match="top_n"):
         make_model("llm-llamarec", params(top_n=27))
+
+
+def test_a_fitted_retriever_can_be_given(small_catalog_split, tmp_path):
+    pop = make_model("pop").fit(small_catalog_split.train)
+    model = make_model("llm-llamarec", params()).use_retriever(pop).fit(small_catalog_split.train)
+    assert model.retriever_ is pop
+    users = np.unique(small_catalog_split.test.user)[:2]
+    loaded = Recommender.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    with pytest.raises(Exception, match="configured"):
+        make_model("llm-llamarec", params(retriever="sasrec")).use_retriever(pop)

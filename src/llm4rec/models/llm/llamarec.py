@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import Field
 
 from llm4rec.data.interactions import Interactions
+from llm4rec.errors import ConfigError
 from llm4rec.models.base import ModelTags, Recommender, mask_rows
 from llm4rec.models.llm.rerank import rerank_top
 from llm4rec.models.llm.tuned import TunedRanker, TunedRankerConfig, choice_probabilities
@@ -87,8 +88,25 @@ class LlamaRec(TunedRanker):
         return p.fill("prefix", noun=c.noun, history=hist, candidates=cands)
 
     # ------------------------------------------------------------------ fitting
+    def use_retriever(self, retriever: Recommender) -> LlamaRec:
+        """Take an already fitted retriever (e.g. the SASRec a benchmark compares with) instead of fitting
+        one in ``fit``; ``retriever_params`` become its parameters (so a saved model rebuilds it)."""
+        retriever.check_fitted()
+        if retriever.name != self.config.retriever:
+            raise ConfigError(f"retriever {retriever.name!r} is not the configured {self.config.retriever!r}")
+        self.config = self.config.model_copy(update={"retriever_params": retriever.config.model_dump()})
+        self.__dict__["given_retriever_"] = retriever
+        return self
+
     def _prepare(self, train: Interactions, valid: Interactions | None) -> None:
         c = self.config
+        given = self.__dict__.get("given_retriever_")
+        if given is not None:
+            if (given.n_users_, given.n_items_) != (train.n_users, train.n_items):
+                raise ValueError("the given retriever was fitted on another id universe")
+            given.set_history(train)
+            self.retriever_ = given
+            return
         options = replace(self.training_options, callbacks=())  # step callbacks belong to the LLM tuning
         self.retriever_ = make_model(c.retriever, c.retriever_params).fit(train, valid, options)
 
