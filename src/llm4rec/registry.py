@@ -147,4 +147,5 @@ METRICS: Registry[Any] = Registry("metric", "llm4rec.metrics", ["llm4rec.eval.me
 FORMATS: Registry[Callable[..., Any]] = Registry("dataset format", "llm4rec.formats", ["llm4rec.data.formats"])
 SPLITS: Registry[Callable[..., Any]] = Registry("split kind", "llm4rec.splits", ["llm4rec.data.split"])
 ITEM_TOKENIZERS: Registry[type] = Registry("item tokenizer", "llm4rec.item_tokenizers",
-                                           ["llm4rec.models.generative.tokenizers"])
+                                           ["llm4rec.models.generative.tokenizers",
+                                            "llm4rec.models.generative.rqvae"])

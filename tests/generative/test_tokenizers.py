@@ -11,7 +11,8 @@ from llm4rec.models.generative import ITEM_TOKENIZERS, leakage_check, make_token
 from llm4rec.models.generative.leakage import id_numbers
 
 PARAMS = {"random": {}, "sequential": {}, "collaborative": {"clusters": 8, "levels": 2, "dims": 8},
-          "svd": {"dims": 4, "bins": 8}, "semantic": {"clusters": 8, "levels": 2}, "title": {"words": 3}}
+          "svd": {"dims": 4, "bins": 8}, "semantic": {"clusters": 8, "levels": 2}, "title": {"words": 3},
+          "rqvae": {"clusters": 8, "levels": 2, "latent": 8, "hidden": [16], "epochs": 5}}
 
 
 def _inputs(split: Split, ml100k):

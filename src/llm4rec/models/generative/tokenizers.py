@@ -12,6 +12,7 @@ training interactions only; ``codes_`` is an ``(n_items, levels)`` int array, un
 | ``collaborative`` | hierarchical k-means over a spectral embedding of item co-occurrence | OpenP5 |
 | ``svd`` | each truncated-SVD item dimension quantised into ``bins`` quantile bins | GPTRec |
 | ``semantic`` | residual k-means over item text embeddings | TIGER (fast RQ option) |
+| ``rqvae`` | an RQ-VAE over item text embeddings (:mod:`.rqvae`) | TIGER |
 | ``title`` | the title's words (vocabulary fitted on the catalog) | BIGRec-style text ids |
 """
 
