@@ -83,8 +83,8 @@ def few_shot_log(model, split):
 
 def run_cell(kind: str, method: str, shots: int, seed: int, split, users, protocol) -> dict:
     from llm4rec.eval import fit_options
+    from llm4rec.lm.config import clear_shared
     from llm4rec.models import make_model
-    from llm4rec.models.llm import backends
 
     t0 = time.perf_counter()
     row: dict = {"kind": kind, "method": method, "shots": shots, "seed": seed}
@@ -94,7 +94,7 @@ def run_cell(kind: str, method: str, shots: int, seed: int, split, users, protoc
         model.reset_usage()
         row["auc"] = auc(model, split, users, protocol)
         row.update(model.lm_usage())
-        backends._SHARED.pop(backends._key("gen", {**HF, "adapter": str(model.adapter_dir_)}), None)
+        clear_shared()  # free the tuned generator (a float32 copy of the base model) before the next cell
     elif kind == "zero-shot":
         model = make_model("llm-pointwise", {"generator": HF, "max_history": 10, "progress": False}).fit(split.train)
         fit_s = time.perf_counter() - t0

@@ -112,3 +112,25 @@ def test_a_fitted_retriever_can_be_given(small_catalog_split, tmp_path):
     np.testing.assert_array_equal(loaded.score(users), model.score(users))
     with pytest.raises(Exception, match="configured"):
         make_model("llm-llamarec", params(retriever="sasrec")).use_retriever(pop)
+
+
+def test_recipe_runs_through_the_runner_with_early_stopping(tmp_path):
+    """configs/llm-llamarec.toml through ``llm4rec run``'s runner, with the tiny model, Pop as retriever and a
+    small budget: early stopping validates through the shared evaluator, costs land in the results."""
+    import json
+    from pathlib import Path
+
+    from llm4rec.eval.config import load_run_config
+    from llm4rec.eval.runner import run
+
+    cfg = load_run_config(Path(__file__).resolve().parents[2] / "configs" / "llm-llamarec.toml")
+    cfg.models = [m for m in cfg.models if m.name == "llm-llamarec"]
+    spec = cfg.models[0]
+    spec.params = {**spec.params, **params(max_train_users=8), "retriever_params": {}, "eval_steps": 1,
+                   "patience": 1, "val_users": 4}
+    cfg.eval.max_users, cfg.eval.bootstrap = 4, 0
+    result = run(cfg, tmp_path)
+    assert not result.failures, result.failures
+    records = json.loads((tmp_path / "results.json").read_text())
+    got = {(r["metric"], r["k"]): r["value"] for r in records if r["model"] == "llm-llamarec"}
+    assert ("ndcg", 10) in got and got[("tune_steps", None)] == 2 and got[("tune_best_step", None)] >= 1
