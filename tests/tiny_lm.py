@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 
@@ -22,3 +23,12 @@ def make_tiny_llama(folder: Path, seed: int = 0) -> Path:
     LlamaForCausalLM(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+@functools.lru_cache(maxsize=1)
+def shared_tiny_llama() -> str:
+    """One :func:`make_tiny_llama` folder per test process (for contract classes, which build models
+    outside fixtures)."""
+    import tempfile
+
+    return str(make_tiny_llama(Path(tempfile.mkdtemp(prefix="tiny-llama-"))))

@@ -122,10 +122,7 @@ class TunedRanker(LLMRanker):
     # ------------------------------------------------------------------ fitting
     @property
     def base_generator(self) -> Generator:
-        g = get_generator(self.config.generator)
-        if getattr(g, "backend", None) != "hf" or getattr(g, "kind", None) != "causal":
-            raise ConfigError(f"{self.name} tunes a causal 'hf' generator; got backend {g.backend!r}")
-        return g
+        return causal_hf(self.config.generator, self.name)
 
     @property
     def generator(self) -> Generator:
@@ -156,32 +153,16 @@ class TunedRanker(LLMRanker):
         if c.early_stopping and validate is None:
             log.warning("%s: early_stopping needs a validator in the fit options (llm4rec.eval.fit_options); "
                         "training the full schedule", self.name)
-        key = fingerprint(base.model_id, method, c.train, examples)
+        result = TrainResult()
         if stopping:
-            key = hashlib.sha256(f"{key}|{c.eval_steps}|{c.patience}|{c.val_users}".encode()).hexdigest()
-        out = cache_dir() / "tuned" / key[:24]
-        if not (out / TUNED_FILE).is_file():
-            result = TrainResult()
-            if stopping:
-                assert validate is not None
-                callbacks.append(early_stopping(lambda module: self._live_score(validate, base, module, method),
-                                                c.eval_steps, c.patience, result))
-            options = self.training_options
-            if options.callbacks:  # the fit's callbacks, after every optimiser step
-                callbacks.append(step_callback(lambda entry: options.on_epoch_end(self, entry), result))
-            tuned = tune_generator(base, examples, method, c.train, out, runs_dir=c.runs_dir,
-                                   progress=self.config.progress, callbacks=callbacks)
-            meta = json.loads((out / TUNED_FILE).read_text())
-            meta["result"].update(validation=result.validation, best_step=result.best_step,
-                                  stopped_by_callback=result.stopped_by_callback)
-            (out / TUNED_FILE).write_text(json.dumps(meta, indent=1))
-            if result.stopped_by_callback:  # not the configured schedule: kept out of the reusable cache slot
-                cut = out.with_name(f"{out.name}-stopped-{tuned.steps}")
-                shutil.rmtree(cut, ignore_errors=True)
-                out = out.replace(cut)
-        else:
-            log.info("%s: reusing the tuned adapter %s", self.name, out)
-        self.adapter_dir_ = out
+            assert validate is not None
+            callbacks.append(early_stopping(lambda module: self._live_score(validate, base, module, method),
+                                            c.eval_steps, c.patience, result))
+        callbacks += fit_callbacks(self, result)
+        self.adapter_dir_ = train_adapter(self.name, base, method, c.train, examples, result=result,
+                                          callbacks=callbacks, runs_dir=c.runs_dir, progress=c.progress,
+                                          key_extra=f"|{c.eval_steps}|{c.patience}|{c.val_users}" if stopping
+                                          else "")
 
     def _live_score(self, validate: Validator, base: Any, module: Any, method: Any) -> float:
         self.__dict__["live_"] = live_generator(base, module, method)
@@ -193,41 +174,17 @@ class TunedRanker(LLMRanker):
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> dict[str, np.ndarray]:
         state = super()._get_state()
-        folder = self.adapter_dir_
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                state[_ADAPTER + p.relative_to(folder).as_posix()] = np.frombuffer(p.read_bytes(), np.uint8)
+        state.update(adapter_state(self.adapter_dir_))
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        super()._set_state({k: v for k, v in state.items() if not k.startswith(_ADAPTER)})
-        files = {k[len(_ADAPTER):]: v for k, v in state.items() if k.startswith(_ADAPTER)}
-        if TUNED_FILE not in files:
-            raise ValueError(f"no tuned adapter in the saved state ({TUNED_FILE} missing)")
-        h = hashlib.sha256()
-        for name in sorted(files):
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise ValueError(f"adapter file name {name!r} leaves its folder")
-            h.update(name.encode() + b"\0" + files[name].tobytes())
-        out = cache_dir() / "tuned" / f"loaded-{h.hexdigest()[:24]}"
-        if not (out / TUNED_FILE).is_file():
-            tmp = out.with_name(out.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            for name, data in files.items():
-                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-                (tmp / name).write_bytes(data.tobytes())
-            shutil.rmtree(out, ignore_errors=True)
-            tmp.replace(out)
-        self.adapter_dir_ = out
+        super()._set_state(without_adapter(state))
+        self.adapter_dir_ = restore_adapter(state)
 
     # ------------------------------------------------------------------ costs
     def training_costs(self) -> dict[str, float]:
         """Trainable parameters, training seconds / tokens / steps and adapter bytes of the tuned model."""
-        res = read_tuned(self.adapter_dir_).get("result", {})
-        keys = ("trainable_params", "total_params", "examples", "steps", "train_tokens", "train_seconds",
-                "seconds_per_step", "tokens_per_second", "saved_bytes", "best_step", "peak_rss_mb",
-                "resumed_from_step")
-        return {f"tune_{k}": float(res.get(k, 0) or 0) for k in keys}
+        return tuning_costs(self.adapter_dir_)
 
     def extra_metrics(self) -> dict[str, float]:
         return {**super().extra_metrics(), **self.training_costs()}
@@ -243,3 +200,92 @@ def choice_probabilities(logprobs: np.ndarray) -> np.ndarray:
 def quoted(texts: Sequence[str], empty: str) -> str:
     """``"A", "B"`` (TALLRec's list style), or ``empty`` for no items."""
     return ", ".join(f'"{t}"' for t in texts) if texts else empty
+
+
+# ---------------------------------------------------------------------- shared by every tuned recommender
+def causal_hf(spec: dict[str, Any], who: str) -> Any:
+    """The (shared) generator of ``spec``, which must be a causal ``hf`` model (the trainer tunes those)."""
+    g = get_generator(spec)
+    if getattr(g, "backend", None) != "hf" or getattr(g, "kind", None) != "causal":
+        raise ConfigError(f"{who} tunes a causal 'hf' generator; got backend {getattr(g, 'backend', None)!r}")
+    return g
+
+
+def fit_callbacks(model: Any, result: TrainResult) -> list[Any]:
+    """The running fit's callbacks (``model.training_options``) as a trainer callback after every optimiser step
+    (none without them)."""
+    options = model.training_options
+    if not options.callbacks:
+        return []
+    return [step_callback(lambda entry: options.on_epoch_end(model, entry), result)]
+
+
+def train_adapter(name: str, base: Any, method: MethodConfig, train: TrainConfig, examples: Sequence[TokenExample],
+                  *, result: TrainResult | None = None, callbacks: Sequence[Any] = (), runs_dir: str | None = None,
+                  progress: bool = False, key_extra: str = "") -> Path:
+    """Tune ``base`` on ``examples`` into the content-addressed cache slot ``<cache>/tuned/<key>`` and return it.
+
+    A finished slot is reused (never retrained); an interrupted run resumes from its checkpoints in
+    ``runs_dir``; ``key_extra`` enters the key (settings outside the examples, e.g. early stopping). A run
+    stopped by a callback is moved to ``<key>-stopped-<step>``, out of the reusable slot.
+    """
+    result = result if result is not None else TrainResult()
+    key = fingerprint(base.model_id, method, train, examples)
+    if key_extra:
+        key = hashlib.sha256(f"{key}{key_extra}".encode()).hexdigest()
+    out = cache_dir() / "tuned" / key[:24]
+    if (out / TUNED_FILE).is_file():
+        log.info("%s: reusing the tuned adapter %s", name, out)
+        return out
+    tuned = tune_generator(base, examples, method, train, out, runs_dir=runs_dir, progress=progress,
+                           callbacks=callbacks)
+    meta = json.loads((out / TUNED_FILE).read_text())
+    meta["result"].update(validation=result.validation, best_step=result.best_step,
+                          stopped_by_callback=result.stopped_by_callback)
+    (out / TUNED_FILE).write_text(json.dumps(meta, indent=1))
+    if result.stopped_by_callback:  # not the configured schedule: kept out of the reusable cache slot
+        cut = out.with_name(f"{out.name}-stopped-{tuned.steps}")
+        shutil.rmtree(cut, ignore_errors=True)
+        out = out.replace(cut)
+    return out
+
+
+def adapter_state(folder: Path) -> dict[str, np.ndarray]:
+    """The files of a tuned adapter folder as byte arrays (``adapter.<relative path>``), for a model's state."""
+    return {_ADAPTER + p.relative_to(folder).as_posix(): np.frombuffer(p.read_bytes(), np.uint8)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def restore_adapter(state: dict[str, np.ndarray]) -> Path:
+    """Write the adapter files of a saved state back into the cache (``<cache>/tuned/loaded-<digest>``)."""
+    files = {k[len(_ADAPTER):]: v for k, v in state.items() if k.startswith(_ADAPTER)}
+    if TUNED_FILE not in files:
+        raise ValueError(f"no tuned adapter in the saved state ({TUNED_FILE} missing)")
+    h = hashlib.sha256()
+    for name in sorted(files):
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ValueError(f"adapter file name {name!r} leaves its folder")
+        h.update(name.encode() + b"\0" + files[name].tobytes())
+    out = cache_dir() / "tuned" / f"loaded-{h.hexdigest()[:24]}"
+    if not (out / TUNED_FILE).is_file():
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for name, data in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(data.tobytes())
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.replace(out)
+    return out
+
+
+def without_adapter(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``state`` less the adapter's files."""
+    return {k: v for k, v in state.items() if not k.startswith(_ADAPTER)}
+
+
+def tuning_costs(folder: Path) -> dict[str, float]:
+    """Trainable parameters, training seconds / tokens / steps and adapter bytes of a tuned adapter folder."""
+    res = read_tuned(folder).get("result", {})
+    keys = ("trainable_params", "total_params", "examples", "steps", "train_tokens", "train_seconds",
+            "seconds_per_step", "tokens_per_second", "saved_bytes", "best_step", "peak_rss_mb", "resumed_from_step")
+    return {f"tune_{k}": float(res.get(k, 0) or 0) for k in keys}
