@@ -138,7 +138,7 @@ MODELS: Registry[type] = Registry("model", "llm4rec.models", [_M + m for m in (
     "llm.scoring", "llm.pairwise", "llm.listwise", "llm.rerank", "llm.query", "llm.tallrec", "llm.llamarec",
     "llm.llara",
     "embed.textknn", "embed.textmf", "embed.textpop", "embed.unisrec", "embed.twotower", "embed.prompt4nr",
-    "embed.annrec", "generative.genrec", "generative.bigrec", "tokens.ctr")])
+    "embed.annrec", "generative.genrec", "generative.bigrec", "generative.p5", "tokens.ctr")])
 ENCODERS: Registry[type] = Registry("encoder backend", "llm4rec.encoders", ["llm4rec.lm.config"])
 GENERATORS: Registry[type] = Registry("generator backend", "llm4rec.generators",
                                       ["llm4rec.lm.config", "llm4rec.lm.toy"])

@@ -20,8 +20,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.models.classic._torch import TorchConfig, TorchRecommender, minibatches
-from llm4rec.models.generative.tokenizers import ItemTokenizer, make_tokenizer
-from llm4rec.models.generative.trie import ItemTrie
+from llm4rec.models.generative.tokenizers import ItemTokenizer, fit_tokenizer, make_tokenizer
+from llm4rec.models.generative.trie import ItemTrie, beam_items
 from llm4rec.registry import MODELS
 
 FLOOR = -1e4  # score of items the beam did not write
@@ -51,17 +51,7 @@ class GenRec(TorchRecommender):
     # ------------------------------------------------------------------ ids
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         c = self.config
-        tok = make_tokenizer(c.tokenizer, {"seed": c.seed, **c.tokenizer_params})
-        texts = vectors = None
-        if tok.needs and train.catalog is None:
-            raise ValueError(f"tokenizer {c.tokenizer!r} needs the catalog's item text")
-        if tok.needs:
-            texts = [train.catalog.title(i) for i in range(train.n_items)]
-        if tok.needs == "vectors":
-            from llm4rec.lm.config import shared_encoder
-
-            vectors = shared_encoder(c.encoder).encode(train.catalog.text())
-        self._set_tokenizer(tok.fit(train, train.n_items, texts=texts, vectors=vectors))
+        self._set_tokenizer(fit_tokenizer(c.tokenizer, {"seed": c.seed, **c.tokenizer_params}, train, c.encoder))
         self.gen_seconds_, self.gen_users_ = 0.0, 0
         super()._fit(train, valid)
         self.validity_ = []  # measured on the scored users after training
@@ -144,23 +134,10 @@ class GenRec(TorchRecommender):
         drops sequences that name no catalog item (see :meth:`validity`)."""
         start = time.perf_counter()
         seq = self.seqs_[user]
-        prompt = torch.tensor([self._prompt(seq)])
-        k, n = self.config.beams, self.item_tokens_.shape[1]
-        fn = self.trie_.allowed_fn(prompt.shape[1], [self.trie_.seen_counts(seq)]) if constrained else None
-        with torch.no_grad():
-            res = self.net_.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=n,
-                                     min_new_tokens=n, num_beams=k, num_return_sequences=k, do_sample=False,
-                                     length_penalty=0.0, prefix_allowed_tokens_fn=fn, output_scores=True,
-                                     return_dict_in_generate=True, pad_token_id=0, eos_token_id=None)
-        best: dict[int, float] = {}
-        for row, s in zip(res.sequences[:, prompt.shape[1]:].tolist(), res.sequences_scores.tolist(),
-                          strict=True):
-            item = self.trie_.item(row)
-            if item is not None and item not in best:
-                best[item] = s
+        out = beam_items(self.net_, self._prompt(seq), self.trie_, seq, self.config.beams, constrained=constrained)
         self.gen_seconds_ = getattr(self, "gen_seconds_", 0.0) + time.perf_counter() - start
         self.gen_users_ = getattr(self, "gen_users_", 0) + 1
-        return np.fromiter(best, np.int64, len(best)), np.fromiter(best.values(), np.float64, len(best))
+        return out
 
     def validity(self, users: np.ndarray) -> float:
         """Share of unconstrained beams that name a catalog item (the trie's job, measured)."""

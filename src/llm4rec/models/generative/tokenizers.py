@@ -96,6 +96,24 @@ def make_tokenizer(name: str, params: dict[str, Any] | None = None) -> ItemToken
     return cls(cls.Config(**(params or {})))
 
 
+def fit_tokenizer(name: str, params: dict[str, Any], train: Interactions,
+                  encoder: dict[str, Any] | None = None) -> ItemTokenizer:
+    """Make the tokenizer ``name`` and fit it on ``train``, giving it the catalog's titles (``needs = "texts"``)
+    or the ``encoder``'s item text embeddings (``needs = "vectors"``) when its scheme reads them."""
+    tok = make_tokenizer(name, params)
+    texts: list[str] | None = None
+    vectors: np.ndarray | None = None
+    if tok.needs:
+        if train.catalog is None:
+            raise ValueError(f"tokenizer {name!r} needs the catalog's item text")
+        texts = [train.catalog.title(i) for i in range(train.n_items)]
+        if tok.needs == "vectors":
+            from llm4rec.lm.config import shared_encoder
+
+            vectors = np.asarray(shared_encoder(encoder).encode(train.catalog.text()))
+    return tok.fit(train, train.n_items, texts=texts, vectors=vectors)
+
+
 def dedup(codes: np.ndarray) -> np.ndarray:
     """Append a level numbering the items that share a code sequence (none when all are unique)."""
     _, inverse = np.unique(codes, axis=0, return_inverse=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,3 +60,24 @@ class ItemTrie:
     def item(self, tokens: Sequence[int]) -> int | None:
         """The item a full token sequence names (``None`` for an invalid sequence)."""
         return self.item_of.get(tuple(map(int, tokens)))
+
+
+def beam_items(model: Any, prompt: Sequence[int], trie: ItemTrie, seen: Sequence[int], beams: int, *,
+               constrained: bool = True, pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Beam search of width ``beams`` after ``prompt`` (one user) with a transformers causal LM: the distinct
+    items written, best first, and their beams' log-probabilities. With ``constrained`` the trie allows only
+    catalog items the user has not all seen; without it, sequences that name no item are dropped."""
+    ids = torch.tensor([list(prompt)], device=model.device)
+    n = trie.length
+    fn = trie.allowed_fn(ids.shape[1], [trie.seen_counts(seen)]) if constrained else None
+    with torch.no_grad():
+        res = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
+                             num_beams=beams, num_return_sequences=beams, do_sample=False, length_penalty=0.0,
+                             prefix_allowed_tokens_fn=fn, output_scores=True, return_dict_in_generate=True,
+                             pad_token_id=pad_id, eos_token_id=None)
+    best: dict[int, float] = {}
+    for row, s in zip(res.sequences[:, ids.shape[1]:].tolist(), res.sequences_scores.tolist(), strict=True):
+        item = trie.item(row)
+        if item is not None and item not in best:
+            best[item] = s
+    return np.fromiter(best, np.int64, len(best)), np.fromiter(best.values(), np.float64, len(best))

@@ -3,6 +3,7 @@
 | method | config | trains | saved result |
 |---|---|---|---|
 | ``lora`` | :class:`LoraMethod` | low-rank adapters of q/v projections (peft) | adapter (~MB) |
+| ``lora-tokens`` | :class:`LoraTokensMethod` | LoRA + the embeddings of added tokens (P5 item ids) | adapter (~MB) |
 | ``prompt`` | :class:`PromptTuningMethod` | soft-prompt vectors (peft) | adapter (~KB) |
 | ``full`` | :class:`FullFinetuneMethod` | every weight | whole model folder |
 | ``hybrid`` | :class:`HybridMethod` | LoRA + projector of ID item vectors (LLaRA soft tokens) | adapter + projector |
@@ -18,6 +19,7 @@ from llm4rec.tuning.generator.data import TokenExample
 from llm4rec.tuning.generator.full import FullFinetuneMethod
 from llm4rec.tuning.generator.hybrid import HybridMethod
 from llm4rec.tuning.generator.lora import LoraMethod
+from llm4rec.tuning.generator.newtokens import LoraTokensMethod
 from llm4rec.tuning.generator.prompt import PromptTuningMethod
 from llm4rec.tuning.generator.trainer import (
     TrainConfig,
@@ -28,6 +30,6 @@ from llm4rec.tuning.generator.trainer import (
     tune_generator,
 )
 
-__all__ = ["FullFinetuneMethod", "HybridMethod", "LoraMethod", "MethodConfig", "PromptTuningMethod", "TokenExample",
-           "TrainConfig", "TrainResult", "available_methods", "last_checkpoint", "method_config", "read_tuned",
-           "register_method", "train", "tune_generator"]
+__all__ = ["FullFinetuneMethod", "HybridMethod", "LoraMethod", "LoraTokensMethod", "MethodConfig",
+           "PromptTuningMethod", "TokenExample", "TrainConfig", "TrainResult", "available_methods", "last_checkpoint",
+           "method_config", "read_tuned", "register_method", "train", "tune_generator"]
