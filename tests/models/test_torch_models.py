@@ -135,6 +135,20 @@ def test_bpr_negatives_avoid_seen_items(fitted, small_split):
     assert not np.asarray(seen[users, neg]).any()
 
 
+
+@pytest.mark.parametrize("name", ["bpr", "lightgcn"])
+def test_bpr_several_negatives_per_positive(small_split, name):
+    """n_negatives=k pairs each positive with k unseen items (a (batch, k) block) and still learns."""
+    params = {**TINY, **CONFIGS["bpr"], "epochs": 3, "n_negatives": 3}
+    model = make_model(name, params).fit(small_split.train)
+    u, i, j = next(model._batches(np.random.default_rng(0)))
+    assert j.shape == (len(u), 3) and len(i) == len(u)
+    seen = small_split.train.to_csr()
+    assert not np.asarray(seen[np.repeat(u.numpy(), 3), j.numpy().ravel()]).any()
+    assert np.isfinite(model._loss((u, i, j)).item())
+    result = FullRanking().evaluate(model, small_split, part="valid", ks=(50,), metrics=("hr",))
+    assert result.per_user["hr@50"].mean() > 3 * 50 / small_split.n_items
+
 def test_window_helpers():
     offsets = np.array([0, 5, 6, 8])  # users with 5, 1 and 2 tokens
     tokens = np.arange(1, 9)

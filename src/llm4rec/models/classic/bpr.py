@@ -25,6 +25,7 @@ class BPRConfig(TorchConfig):
     epochs: int = Field(200, ge=1)
     eval_every: int = Field(5, ge=1)
     patience: int = Field(4, ge=1)
+    n_negatives: int = Field(1, ge=1, description="uniform negatives per positive, each a BPR pair (loss averaged)")
 
 
 class _MF(nn.Module):
@@ -74,8 +75,12 @@ class BPRMF(TorchRecommender):
         return -(-len(self._pairs[0]) // self.config.batch_size)
 
     def _batches(self, rng: np.random.Generator) -> Iterator[Batch]:
+        """Shuffled ``(users, positives, negatives)``; negatives are ``(batch, n_negatives)`` when
+        ``n_negatives > 1``, else ``(batch,)``."""
         users, items = self._pairs
-        neg = self._sample_negatives(users, rng)
+        k = self.config.n_negatives
+        neg = self._sample_negatives(np.repeat(users, k), rng).reshape(len(users), k) if k > 1 else \
+            self._sample_negatives(users, rng)
         for idx in minibatches(len(users), self.config.batch_size, rng):
             yield torch.from_numpy(users[idx]), torch.from_numpy(items[idx]), torch.from_numpy(neg[idx])
 
@@ -83,8 +88,13 @@ class BPRMF(TorchRecommender):
         u, i, j = batch
         net: _MF = self.net_  # type: ignore[assignment]
         pu, qi, qj = net.user(u), net.item(i), net.item(j)
-        diff = (pu * (qi - qj)).sum(-1) + (net.bias(i) - net.bias(j)).squeeze(-1)
-        reg = self.config.reg * (pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum()) / len(u)
+        k = j.shape[1] if j.dim() == 2 else 1
+        if j.dim() == 2:  # several negatives per positive: one BPR pair each
+            diff = (pu.unsqueeze(1) * (qi.unsqueeze(1) - qj)).sum(-1) + net.bias(i) - net.bias(j).squeeze(-1)
+        else:
+            diff = (pu * (qi - qj)).sum(-1) + (net.bias(i) - net.bias(j)).squeeze(-1)
+        # L2 per (u, i, j) pair: a positive's u and i terms count once, each negative's share 1/k
+        reg = self.config.reg * (pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum() / k) / len(u)
         return -nn.functional.logsigmoid(diff).mean() + reg
 
     def _forward_scores(self, users: np.ndarray) -> torch.Tensor:

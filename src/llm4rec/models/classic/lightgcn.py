@@ -104,8 +104,12 @@ class LightGCN(BPRMF):
         net: _Embeddings = self.net_  # type: ignore[assignment]
         users, items = self._propagate()
         emb = nn.functional.embedding  # deterministic backward (indexing accumulates in thread order)
-        diff = (emb(u, users) * (emb(i, items) - emb(j, items))).sum(-1)
-        ego = net.user(u).pow(2).sum() + net.item(i).pow(2).sum() + net.item(j).pow(2).sum()
+        pu, qi = emb(u, users), emb(i, items)
+        if j.dim() == 2:  # n_negatives > 1: (batch, k) negatives, one BPR pair each
+            pu, qi = pu.unsqueeze(1), qi.unsqueeze(1)
+        diff = (pu * (qi - emb(j, items))).sum(-1)
+        k = j.shape[1] if j.dim() == 2 else 1
+        ego = net.user(u).pow(2).sum() + net.item(i).pow(2).sum() + net.item(j).pow(2).sum() / k
         return -nn.functional.logsigmoid(diff).mean() + self.config.reg * ego / len(u)
 
     def _forward_scores(self, users: np.ndarray) -> torch.Tensor:
