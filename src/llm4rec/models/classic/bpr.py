@@ -19,12 +19,14 @@ class BPRConfig(TorchConfig):
     """BPR-MF hyper-parameters (training-loop fields come from :class:`TorchConfig`)."""
 
     factors: int = Field(64, ge=1, description="embedding size")
-    reg: float = Field(1e-4, ge=0, description="L2 penalty on the embeddings of each (u, i, j) triple")
+    # defaults chosen on valid NDCG@10 (ML-100K, 3 seeds; issue 16, docs/benchmarks.md "peer-recbole-bpr"):
+    # reg 1e-3 and validation every epoch with patience 20 (was 1e-4, every 5 epochs, patience 4)
+    reg: float = Field(1e-3, ge=0, description="L2 penalty on the embeddings of each (u, i, j) triple")
     batch_size: int = Field(2048, ge=1)
     lr: float = Field(5e-3, gt=0)
     epochs: int = Field(200, ge=1)
-    eval_every: int = Field(5, ge=1)
-    patience: int = Field(4, ge=1)
+    eval_every: int = Field(1, ge=1)
+    patience: int = Field(20, ge=1)
     n_negatives: int = Field(1, ge=1, description="uniform negatives per positive, each a BPR pair (loss averaged)")
 
 

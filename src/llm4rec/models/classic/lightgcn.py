@@ -24,6 +24,9 @@ class LightGCNConfig(BPRConfig):
     layers: int = Field(2, ge=0, description="propagation layers (0 is plain MF on the layer-0 embeddings)")
     reg: float = Field(1e-4, ge=0, description="L2 penalty on the layer-0 embeddings of each (u, i, j) triple")
     lr: float = Field(1e-2, gt=0)
+    # LightGCN keeps the validation schedule it was measured with (BPR-MF's changed in issue 16)
+    eval_every: int = Field(5, ge=1)
+    patience: int = Field(4, ge=1)
 
 
 class _Embeddings(nn.Module):

@@ -31,6 +31,10 @@ class TextMFConfig(BPRConfig, TextConfig):
                             "both: their sum")
     id_dropout: float = Field(0.0, ge=0, lt=1, description="item_repr both: share of items whose ID part is "
                                                          "dropped per training step (text must rank alone)")
+    # TextMF keeps the BPR-MF settings its results were measured with (BPR-MF's changed in issue 16)
+    reg: float = Field(1e-4, ge=0, description="L2 penalty on the embeddings of each (u, i, j) triple")
+    eval_every: int = Field(5, ge=1)
+    patience: int = Field(4, ge=1)
     negatives: Literal["train", "all"] = Field(
         "train", description="draw negatives among items seen in training (train) or the whole catalog")
 
