@@ -45,6 +45,7 @@ def test_each_rule_fires(text, kwargs, rule):
     (GOOD, {"completion_tokens": 95, "max_tokens": 96}, "truncated"),
     ("Toy Story (1995) had a sequel in 1999 and another in 2010.", TOY, "year_contradiction"),
     ("Released in 1996, it was Pixar's first feature.", TOY, "year_contradiction"),  # within one year
+    ("A gritty crime drama set in the 1990s and the 1980's.", TOY, "year_contradiction"),  # decades, not years
     ("Toy Story is a funny adventure for kids.", TOY, "genre_contradiction"),  # one named genre is listed
     ("A warm story about friendship.", TOY, "genre_contradiction"),  # names no genre
     (GOOD, {"prompt": "Introduce the movie Toy Story (1995) and describe its attributes precisely."},

@@ -311,9 +311,9 @@ def run_task(cfg: GenerateConfig, task: TaskSpec, *, inputs: Inputs | None = Non
                 results[r["i"]] = r
                 tokens += r["completion_tokens"]
             write_parquet_atomic(_frame(inputs, prompts, results), folder / PARTIAL)
-            bar.update(len(rows))
             elapsed = max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(tokens=tokens, tok_s=f"{tokens / elapsed:.1f}")
+            bar.set_postfix(tokens=tokens, tok_s=f"{tokens / elapsed:.1f}", refresh=False)
+            bar.update(len(rows))
     seconds = time.perf_counter() - start
     checked = check_frame(_frame(inputs, prompts, results), task.max_tokens, cfg.qc)
     qc = report(checked, cfg.qc)

@@ -12,8 +12,8 @@ and deterministic on purpose (a reader can predict each flag):
   non-space characters are letters, or (from 12 words on) under ``min_stopwords`` of its words are
   English function words (set ``min_stopwords = 0`` for keyword lists);
 - ``over_long``: more than ``max_words`` words;
-- ``year_contradiction``: the item has a catalog year, the text names years (1880-2039), and none of
-  them is within ``year_tolerance`` of the catalog year;
+- ``year_contradiction``: the item has a catalog year, the text names years (1880-2039; decades such
+  as "the 1990s" are not years), and none of them is within ``year_tolerance`` of the catalog year;
 - ``genre_contradiction``: the item has catalog genres and the text names genres (lexicon
   :data:`GENRE_WORDS`) all absent from them, or names a *distinctive* genre (:data:`DISTINCTIVE`:
   animation, documentary, horror, western, musical, sci-fi, film-noir) the catalog does not list.
@@ -52,7 +52,7 @@ RULES = ("empty", "truncated", "repetitive", "copied_prompt", "non_english", "ov
 Policy = Literal["fallback", "drop", "keep"]
 
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*", re.UNICODE)
-_YEAR = re.compile(r"(?<!\d)(18[89]\d|19\d\d|20[0-3]\d)(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(18[89]\d|19\d\d|20[0-3]\d)(?!\d|['\u2019]?s\b)")  # "1990s" is a decade
 _STOPWORDS = frozenset((
     "the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "for", "with", "by", "from", "is", "are",
     "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "as", "he", "she", "they",
