@@ -19,8 +19,8 @@ def _one_torch_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def toy_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Task folders of a toy-generator run over all items and users of ML-100K."""
-    from ctr_support import toy_generation
+def toy_outputs() -> dict[str, Path]:
+    """Task folders of a toy-generator run over all items and users of ML-100K (one per process)."""
+    from ctr_support import shared_toy_outputs
 
-    return toy_generation(tmp_path_factory.mktemp("toy-gen"))
+    return shared_toy_outputs()

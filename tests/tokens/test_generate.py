@@ -33,9 +33,15 @@ def test_item_outputs_are_parquet_with_qc_and_manifest(tmp_path):
     assert {"qc_flags", "qc_ok"} <= set(df.columns) and (res.folder / "qc.md").exists()
     manifest = json.loads((res.folder / "manifest.json").read_text())
     assert manifest["rows"] == 10 and manifest["completion_tokens"] == res.completion_tokens > 0
-    assert (res.folder.parent / LATEST).read_text().strip() == res.folder.name
-    assert read_outputs(res.folder.parent)["key"].tolist() == df["key"].tolist()  # task folder -> LATEST
+    assert not (res.folder.parent / LATEST).exists()  # a sample (limit) is never the task's LATEST
+    assert read_outputs(res.folder)["key"].tolist() == df["key"].tolist()  # a version folder
     assert not (res.folder / PARTIAL).exists()
+
+
+def test_a_complete_run_is_the_tasks_latest(toy_outputs):
+    latest = (toy_outputs["item"] / LATEST).read_text().strip()
+    assert read_outputs(toy_outputs["item"]).equals(pd.read_parquet(toy_outputs["item"] / latest / "outputs.parquet"))
+    assert len(read_outputs(toy_outputs["item"])) == 1682 and len(read_outputs(toy_outputs["user"])) == 943
 
 
 def test_fingerprint_versions_prompt_generator_and_data(tmp_path):

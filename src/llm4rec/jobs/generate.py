@@ -23,7 +23,8 @@ Each task writes ``<output.dir>/<task name>/<fingerprint>/outputs.parquet`` (see
 Resuming after a kill: rows of finished batches are in ``outputs.partial.parquet`` (replaced
 atomically after every batch) and are not asked again; prompts answered inside the batch that was
 cut short are replayed by the LM cache (the backend commits every answer). A finished version is
-not generated again (``overwrite=True`` rebuilds its file, from the cache).
+not generated again (``overwrite=True`` rebuilds its file, from the cache). A complete run (no
+``limit``) writes ``<task>/LATEST``, the version a model reading the task folder uses; a sample never does.
 
 The Ray runner builds the generator once per actor from its config (the LM cache file is shared:
 SQLite in WAL mode), streams finished batches back to the driver, which writes the same partial
@@ -330,7 +331,8 @@ def run_task(cfg: GenerateConfig, task: TaskSpec, *, inputs: Inputs | None = Non
     write_text_atomic(json.dumps(manifest, indent=1, default=str), folder / MANIFEST)
     write_text_atomic(qc.markdown(f"QC of {cfg.name}/{task.display} ({fp[:16]})"), folder / "qc.md")
     write_text_atomic(json.dumps(qc.as_dict(), indent=1), folder / "qc.json")
-    write_text_atomic(fp[:16] + "\n", root / LATEST)
+    if task.limit is None:  # a sample (--limit) never becomes the version models read from the task folder
+        write_text_atomic(fp[:16] + "\n", root / LATEST)
     return GenerationResult(task.display, folder, fp, len(checked), resumed, seconds, ptok, ctok, qc, manifest)
 
 
