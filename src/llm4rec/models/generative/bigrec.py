@@ -45,7 +45,7 @@ class BIGRecConfig(ModelConfig):
     tune: bool = Field(False, description="tune the (hf, causal) generator to write the next title first")
     method: dict[str, Any] = Field(default_factory=lambda: {"method": "lora"},
                                    description="tuning method: {method='lora'|'prompt'|'full', ...}")
-    train: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=1, max_length=256))
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig.model_validate({"epochs": 1, "max_length": 256}))
     train_examples: int = Field(1024, ge=1, description="(user, position) examples drawn from training sequences")
     sample_seed: int = Field(0, description="seed of the example draw")
     runs_dir: str | None = Field(None, description="checkpoint folder (default <cache>/tuning-runs)")

@@ -54,7 +54,7 @@ class GenRec(TorchRecommender):
         self._set_tokenizer(fit_tokenizer(c.tokenizer, {"seed": c.seed, **c.tokenizer_params}, train, c.encoder))
         self.gen_seconds_, self.gen_users_ = 0.0, 0
         super()._fit(train, valid)
-        self.validity_ = []  # measured on the scored users after training
+        self.validity_: list[float] = []  # measured on the scored users after training
 
     def _set_tokenizer(self, tok: ItemTokenizer) -> None:
         self.tokenizer_ = tok
@@ -63,7 +63,7 @@ class GenRec(TorchRecommender):
         self.item_tokens_ = tok.codes_ + offsets[None, :]  # token 0: BOS / pad
         self.vocab_ = int(1 + sizes.sum())
         self.trie_ = ItemTrie(self.item_tokens_)
-        self.validity_: list[float] = []
+        self.validity_ = []
 
     def _build_net(self) -> torch.nn.Module:
         c, n = self.config, self.item_tokens_.shape[1]
@@ -153,7 +153,7 @@ class GenRec(TorchRecommender):
                 **({"unconstrained_valid_share": float(np.mean(self.validity_))} if self.validity_ else {})}
 
     def _get_state(self) -> dict[str, np.ndarray]:
-        return {"tokenizer.codes": self.tokenizer_.codes_, **super()._get_state()}
+        return {"tokenizer.codes": self.tokenizer_._fitted(), **super()._get_state()}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         tok = make_tokenizer(self.config.tokenizer, {"seed": self.config.seed, **self.config.tokenizer_params})

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,12 +48,14 @@ def id_numbers(codes: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def leakage_check(tokenizer: ItemTokenizer, split: Split, *, texts=None, vectors=None) -> LeakageReport:
+def leakage_check(tokenizer: ItemTokenizer, split: Split, *, texts: Sequence[str] | None = None,
+                  vectors: np.ndarray | None = None) -> LeakageReport:
     """Check ``tokenizer`` (fitted) against ``split`` (see the module docstring)."""
     n_items = split.train.n_items
     codes = tokenizer._fitted()
     refit = type(tokenizer)(tokenizer.config).fit(split.train, n_items, texts=texts, vectors=vectors)
-    cut_ok = refit.codes_.shape == codes.shape and bool((refit.codes_ == codes).all())
+    again = refit._fitted()
+    cut_ok = again.shape == codes.shape and bool(np.array_equal(again, codes))
     num = id_numbers(codes)
     seq_of = split.known_for("test").sequences()  # what the model sees before the test item
     hit_max = hit_last = total = 0

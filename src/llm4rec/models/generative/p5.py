@@ -42,6 +42,7 @@ from llm4rec.tuning.generator.newtokens import LoraTokensMethod, load_with_token
 
 FLOOR = -1e4  # score of items the beam did not write
 Task = Literal["sequential", "direct", "explanation"]
+TASKS: list[Task] = ["sequential", "direct", "explanation"]
 
 
 class P5Config(ModelConfig):
@@ -51,7 +52,7 @@ class P5Config(ModelConfig):
     tokenizer_params: dict[str, Any] = Field(default_factory=dict)
     encoder: dict[str, Any] | None = Field(None, description="text encoder for semantic / rqvae ids")
     template: str = Field("default", description="variant in prompts/templates/p5.toml")
-    tasks: list[Task] = Field(default_factory=lambda: ["sequential", "direct", "explanation"])
+    tasks: list[Task] = Field(default_factory=lambda: list(TASKS))
     train_examples: int = Field(512, ge=1, description="examples per task, drawn from the training sequences")
     sample_seed: int = Field(0, description="seed of the example draw and the direct task's candidates")
     history: int = Field(20, ge=1, description="most recent items in a prompt")
@@ -60,7 +61,7 @@ class P5Config(ModelConfig):
     beams: int = Field(20, ge=1, description="beam width = items written per user")
     lora: dict[str, Any] = Field(default_factory=lambda: {"r": 8, "alpha": 16, "dropout": 0.05},
                                  description="LoRA settings (r, alpha, dropout, target_modules)")
-    train: TrainConfig = Field(default_factory=lambda: TrainConfig(epochs=1, max_length=256))
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig.model_validate({"epochs": 1, "max_length": 256}))
     runs_dir: str | None = Field(None, description="checkpoint folder (default <cache>/tuning-runs)")
 
 
@@ -146,7 +147,7 @@ class P5(Recommender):
         if not examples:
             raise ValueError("p5: the training sequences yield no examples")
         result = TrainResult()
-        self.adapter_dir_ = train_adapter(self.name, self._base(), self.method_, c.train, examples, result=result,
+        self.adapter_dir_: Path = train_adapter(self.name, self._base(), self.method_, c.train, examples, result=result,
                                           callbacks=fit_callbacks(self, result), runs_dir=c.runs_dir,
                                           progress=bool(self.training_options.progress))
         self.__dict__.pop("lm_", None)
@@ -217,7 +218,7 @@ class P5(Recommender):
 
         tok = make_tokenizer(self.config.tokenizer, {"seed": self.config.seed, **self.config.tokenizer_params})
         self._set_tokenizer(type(tok).from_state(tok.config, {"codes": state["tokenizer.codes"]}))
-        self.adapter_dir_: Path = restore_adapter(state)
+        self.adapter_dir_ = restore_adapter(state)
         saved = read_tuned(self.adapter_dir_)["method"]
         if saved.get("token_ids") != self.method_.token_ids:
             raise ValueError("p5: the saved adapter's identifier tokens differ from this tokenizer's")

@@ -92,7 +92,7 @@ class ItemTokenizer(ABC):
 
 
 def make_tokenizer(name: str, params: dict[str, Any] | None = None) -> ItemTokenizer:
-    cls = ITEM_TOKENIZERS.get(name)
+    cls: type[ItemTokenizer] = ITEM_TOKENIZERS.get(name)
     return cls(cls.Config(**(params or {})))
 
 
@@ -146,7 +146,8 @@ class RandomIds(ItemTokenizer):
     config: DigitConfig
     name = "random"
 
-    def _codes(self, train, n_items, texts, vectors):
+    def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
+               vectors: np.ndarray | None) -> np.ndarray:
         perm = np.random.default_rng(self.config.seed).permutation(n_items)
         return digits(perm, self.config.base, n_items)
 
@@ -161,7 +162,8 @@ class SequentialIds(ItemTokenizer):
     config: DigitConfig
     name = "sequential"
 
-    def _codes(self, train, n_items, texts, vectors):
+    def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
+               vectors: np.ndarray | None) -> np.ndarray:
         order = [int(i) for seq in train.sequences() for i in seq]
         first = list(dict.fromkeys(order))
         rest = [i for i in range(n_items) if i not in set(first)]
@@ -234,7 +236,8 @@ class CollaborativeIds(ItemTokenizer):
     config: ClusterConfig
     name = "collaborative"
 
-    def _codes(self, train, n_items, texts, vectors):
+    def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
+               vectors: np.ndarray | None) -> np.ndarray:
         x = train.to_csr().astype(np.float64)
         x.data[:] = 1.0
         co = (x.T @ x).tocsr()
@@ -262,7 +265,8 @@ class SVDIds(ItemTokenizer):
     config: SVDConfig
     name = "svd"
 
-    def _codes(self, train, n_items, texts, vectors):
+    def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
+               vectors: np.ndarray | None) -> np.ndarray:
         x = train.to_csr().astype(np.float64)
         x.data[:] = 1.0
         rng = np.random.default_rng(self.config.seed)
@@ -282,7 +286,8 @@ class SemanticIds(ItemTokenizer):
     name = "semantic"
     needs = "vectors"
 
-    def _codes(self, train, n_items, texts, vectors):
+    def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
+               vectors: np.ndarray | None) -> np.ndarray:
         assert vectors is not None
         if len(vectors) != n_items:
             raise ConfigError(f"semantic ids: {len(vectors)} item vectors for {n_items} items")
@@ -303,7 +308,8 @@ class TitleIds(ItemTokenizer):
     name = "title"
     needs = "texts"
 
-    def _codes(self, train, n_items, texts, vectors):
+    def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
+               vectors: np.ndarray | None) -> np.ndarray:
         assert texts is not None
         words = [re.findall(r"\w+", t.lower())[: self.config.words] for t in texts]
         vocab = {w: i + 1 for i, w in enumerate(sorted({w for ws in words for w in ws}))}

@@ -32,7 +32,7 @@ class ItemTrie:
         for path in self.count:
             self.children.setdefault(path[:-1], []).append(path[-1])
 
-    def seen_counts(self, items: Sequence[int]) -> Counter[tuple[int, ...]]:
+    def seen_counts(self, items: Sequence[int] | np.ndarray) -> Counter[tuple[int, ...]]:
         out: Counter[tuple[int, ...]] = Counter()
         for i in items:
             path = tuple(map(int, self.tokens[int(i)]))
@@ -62,7 +62,7 @@ class ItemTrie:
         return self.item_of.get(tuple(map(int, tokens)))
 
 
-def beam_items(model: Any, prompt: Sequence[int], trie: ItemTrie, seen: Sequence[int], beams: int, *,
+def beam_items(model: Any, prompt: Sequence[int], trie: ItemTrie, seen: Sequence[int] | np.ndarray, beams: int, *,
                constrained: bool = True, pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Beam search of width ``beams`` after ``prompt`` (one user) with a transformers causal LM: the distinct
     items written, best first, and their beams' log-probabilities. With ``constrained`` the trie allows only
