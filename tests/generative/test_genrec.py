@@ -57,3 +57,12 @@ def test_each_validation_decodes_with_the_current_weights(small_split):
     make_model("genrec", {**TINY, "epochs": 2}).fit(small_split.train, small_split.valid,
                                                     TrainingOptions(validator=validator))
     assert calls == [0, 0]
+
+
+def test_llm4rec_run_validates_on_a_bounded_user_sample(small_split):
+    from llm4rec.eval import fit_options
+
+    model = make_model("genrec", {"val_users": 7})
+    assert model.validation_request() == {"metric": "ndcg", "k": 10, "seed": model.config.seed, "max_users": 7}
+    assert fit_options(model, small_split.train, small_split.valid).validation_name == "ndcg@10"
+    assert "max_users" not in make_model("genrec", {"val_users": None}).validation_request()
