@@ -80,6 +80,8 @@ def recbole_config(model: str, epochs: int, seed: int, data_path: Path, n_items:
         "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
         "metrics": ["NDCG", "Hit"], "topk": [10], "valid_metric": "NDCG@10",
         "epochs": epochs, "eval_step": 0, "learner": "adam", "weight_decay": 0.0,
+        # --early-stopping: RecBole's own defaults (validate every epoch, stop after 10 without improvement)
+        "stopping_step": 10,
         # users per evaluation batch: 1024 for both toolkits (RecBole counts rows = users x items for
         # general models, users for sequential ones)
         "eval_batch_size": 1024 * (n_items + 1),
@@ -154,7 +156,9 @@ def worker(args: argparse.Namespace) -> None:
     n_items = int(args.n_items)
     name = {"sasrec": "SASRec", "bpr": "BPR"}[args.model]
     cfg_dict = recbole_config(args.model, args.epochs, args.seed, data_path, n_items)
-    config = Config(model=name, dataset=DATASET, config_dict=cfg_dict)
+    if args.early_stopping:
+        cfg_dict["eval_step"] = 1
+    config = Config(model=name, dataset=args.dataset_name, config_dict=cfg_dict)
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logging.getLogger().setLevel(logging.WARNING)
@@ -181,6 +185,9 @@ def worker(args: argparse.Namespace) -> None:
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     n_params = sum(p.numel() for p in model.parameters())
 
+    if args.early_stopping:
+        _worker_early_stopping(trainer, train_data, _valid_data, test_data, name, args)
+        return
     epoch_s, epoch_cpu, losses = [], [], []
     batches = train_data if not args.max_batches else _Limited(train_data, args.max_batches)
     for epoch in range(args.epochs):
@@ -217,8 +224,43 @@ def worker(args: argparse.Namespace) -> None:
     }), flush=True)
 
 
+def _worker_early_stopping(trainer, train_data, valid_data, test_data, name: str, args: argparse.Namespace) -> None:
+    """RecBole's own fit loop (validate every epoch on valid NDCG@10, ``stopping_step`` 10, best weights
+    reloaded), then one test evaluation; prints one RESULT line."""
+    import recbole
+
+    curve: list[float] = []
+    valid_epoch = trainer._valid_epoch
+
+    def recording(*a, **kw):
+        score, result = valid_epoch(*a, **kw)
+        curve.append(float(score))
+        return score, result
+
+    trainer._valid_epoch = recording
+    import torch
+
+    load = torch.load  # RecBole reloads its own best checkpoint; torch >= 2.6 defaults to weights_only=True
+
+    def load_own_checkpoint(*a, **kw):
+        kw.setdefault("weights_only", False)
+        return load(*a, **kw)
+
+    torch.load = load_own_checkpoint
+    start, cpu = time.perf_counter(), time.process_time()
+    trainer.fit(train_data, valid_data, verbose=False, saved=True, show_progress=False)
+    fit_s, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
+    result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    print("RESULT " + json.dumps({
+        "toolkit": f"RecBole {recbole.__version__}", "model": name, "seed": args.seed,
+        "ndcg@10": float(result["ndcg@10"]), "hr@10": float(result["hit@10"]),
+        "valid": max(curve) if curve else float("nan"), "epochs": len(curve),
+        "best_epoch": curve.index(max(curve)) + 1 if curve else None, "fit_s": fit_s, "fit_cpu": fit_cpu,
+    }), flush=True)
+
+
 # ============================================================================ driver (llm4rec venv)
-def write_atomic(split, out_dir: Path) -> tuple[int, int]:
+def write_atomic(split, out_dir: Path, dataset_name: str = DATASET) -> tuple[int, int]:
     """RecBole atomic files of llm4rec's split (``llm4rec.data.export_split``): the whole log, with each
     row's rank in llm4rec's (user, time, tie policy) order as the timestamp, so RecBole's time order
     reproduces llm4rec's split exactly (the same test and valid item for every user)."""
@@ -226,16 +268,19 @@ def write_atomic(split, out_dir: Path) -> tuple[int, int]:
 
     from llm4rec.data.export import export_split
 
-    export_split(split, out_dir / DATASET, name=DATASET)
+    export_split(split, out_dir / dataset_name, name=dataset_name)
     items = np.concatenate([split.train.item, split.valid.item, split.test.item])
     return len(items), len(np.unique(items))
 
 
-def run_peer(model: str, epochs: int, args: argparse.Namespace, data_path: Path, n_items: int) -> dict:
+def run_peer(model: str, epochs: int, args: argparse.Namespace, data_path: Path, n_items: int,
+             dataset_name: str = DATASET) -> dict:
     cmd = [args.peer_python, str(Path(__file__).resolve()), "--worker", "--model", model, "--epochs", str(epochs),
            "--seed", str(args.seed), "--data-path", str(data_path), "--n-items", str(n_items),
            "--eval-repeats", str(args.eval_repeats), "--threads", str(args.threads),
-           "--max-batches", str(args.max_batches)]
+           "--max-batches", str(args.max_batches), "--dataset-name", dataset_name]
+    if args.early_stopping:
+        cmd.append("--early-stopping")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     proc = subprocess.run(cmd, cwd=data_path.parent, env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
@@ -290,6 +335,108 @@ def run_ours(model_name: str, epochs: int, split, args: argparse.Namespace) -> d
             "eval_users": len(res.users), "fit_s": fit_s, "train_batches": n_batches,
             "loss": [e["loss"] for e in model.fit_log_],
             "params": sum(p.numel() for p in model.net_.parameters()), "torch_threads": torch.get_num_threads()}
+
+
+def run_ours_early_stopping(split, seed: int, args: argparse.Namespace) -> dict:
+    """llm4rec's BPR-MF with its defaults and early stopping on valid NDCG@10 (what ``llm4rec run`` does)."""
+    import numpy as np
+    import torch
+
+    import llm4rec
+    from llm4rec.eval import FullRanking, early_stopping
+    from llm4rec.models import make_model
+
+    torch.set_num_threads(args.threads)
+    model = make_model("bpr", {"seed": seed, "progress": False})
+    start, cpu = time.perf_counter(), time.process_time()
+    model.fit(split.train, split.valid, early_stopping(split.train, split.valid))
+    fit_s, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
+    curve = [e["ndcg@10"] for e in model.fit_log_ if "ndcg@10" in e]
+    model.set_history(split.known_for("test"))
+    res = FullRanking().evaluate(model, split, "test", ks=(10,), metrics=("ndcg", "hr"))
+    return {"toolkit": f"llm4rec {llm4rec.__version__}", "model": "BPR", "seed": seed,
+            "ndcg@10": float(np.mean(res.per_user["ndcg@10"])), "hr@10": float(np.mean(res.per_user["hr@10"])),
+            "valid": max(curve), "epochs": len(model.fit_log_), "best_epoch": model.best_epoch_,
+            "fit_s": fit_s, "fit_cpu": fit_cpu}
+
+
+def main_early_stopping(args: argparse.Namespace) -> None:
+    """BPR-MF, each toolkit with its own defaults and early stopping, over several model seeds."""
+    import numpy as np
+    import torch
+
+    from llm4rec.data import load_dataset
+    from llm4rec.data.split import leave_one_out
+    from llm4rec.models.classic.bpr import BPRConfig
+
+    torch.set_num_threads(args.threads)
+    ds = load_dataset(args.dataset)
+    split = leave_one_out(ds)
+    name = args.dataset.replace("-", "") + "_llm4rec"
+    work = Path(args.workdir) / f"bpr-es-{args.dataset}"
+    data_path = work / "data"
+    n_rows, _ = write_atomic(split, data_path, name)
+    store = work / "results.jsonl"  # one line per (toolkit, seed): an interrupted run resumes
+    done = [json.loads(line) for line in store.read_text().splitlines()] if store.exists() else []
+    seeds = [int(x) for x in args.seeds.split(",")]
+    for seed in seeds:
+        for who in args.sides.split(","):
+            if any(r["seed"] == seed and r["toolkit"].split()[0] == who for r in done):
+                continue
+            args.seed, t = seed, time.perf_counter()
+            r = run_ours_early_stopping(split, seed, args) if who == "llm4rec" else \
+                run_peer("bpr", args.max_epochs, args, data_path, ds.n_items, name)
+            done.append(r)
+            with store.open("a") as f:
+                f.write(json.dumps(r) + "\n")
+            print(f"{who} seed {seed}: test NDCG@10 {r['ndcg@10']:.4f} HR@10 {r['hr@10']:.4f} valid {r['valid']:.4f} "
+                  f"epochs {r['epochs']} (best {r['best_epoch']}) fit {r['fit_cpu']:.0f} CPU-s "
+                  f"({time.perf_counter() - t:.0f}s)", flush=True)
+    rows = sorted((r for r in done if r["seed"] in seeds), key=lambda r: (r["toolkit"], r["seed"]))
+    lines = ["| toolkit | seed | test NDCG@10 | test HR@10 | best valid NDCG@10 "
+             "| epochs run | best epoch | fit CPU s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['toolkit']} | {r['seed']} | {r['ndcg@10']:.4f} | {r['hr@10']:.4f} | {r['valid']:.4f} "
+              f"| {r['epochs']} | {r['best_epoch']} | {r['fit_cpu']:.1f} |" for r in rows]
+    means = {}
+    for tk in sorted({r["toolkit"] for r in rows}):
+        rs = [r for r in rows if r["toolkit"] == tk]
+        nd = np.array([r["ndcg@10"] for r in rs])
+        means[tk.split()[0]] = nd.mean()
+        sd = nd.std(ddof=1) if len(nd) > 1 else float("nan")
+        lines.append(f"| **{tk}, mean of {len(rs)}** | | **{nd.mean():.4f}** (sd {sd:.4f}) "
+                     f"| {np.mean([r['hr@10'] for r in rs]):.4f} | {np.mean([r['valid'] for r in rs]):.4f} "
+                     f"| {np.mean([r['epochs'] for r in rs]):.0f} | | {np.mean([r['fit_cpu'] for r in rs]):.1f} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.no_write or len(means) < 2:
+        return
+    verdict = "MET" if means["llm4rec"] >= means["RecBole"] else "NOT MET"
+    c = BPRConfig()
+    body = f"""
+{args.dataset} ({n_rows:,} interactions, {ds.n_users:,} users, {ds.n_items:,} items) loaded by llm4rec and written
+as RecBole atomic files (identical split: leave-one-out by time, valid = second-last, test = last
+interaction per user); full ranking with the user's train + valid items excluded. Each toolkit trains
+BPR-MF with **its own defaults and its own early stopping** on valid NDCG@10, keeps the best-valid weights
+and ranks test once; model seeds {args.seeds} on both sides, torch on CPU, {args.threads} thread(s).
+
+{table}
+
+Target (issue 16, "BPR meets the peer's quality"): llm4rec's mean test NDCG@10 >= RecBole's:
+**{verdict}** ({means['llm4rec']:.4f} vs {means['RecBole']:.4f}, difference {means['llm4rec'] - means['RecBole']:+.4f}).
+
+- RecBole 1.2.1 BPR: embedding 64, Xavier-normal init, no bias, Adam lr 0.001, batch 2048, one uniform
+  negative per positive, no L2, validation every epoch, `stopping_step` 10, at most 300 epochs.
+- llm4rec `bpr` defaults: factors {c.factors}, N(0, 0.1) init + item bias, Adam lr {c.lr}, batch {c.batch_size},
+  {c.n_negatives} uniform negative(s) per positive, L2 `reg` {c.reg} per (u, i, j) pair, validation every
+  {c.eval_every} epoch(s) (and >= {c.eval_steps} optimiser steps apart), patience {c.patience} validations,
+  at most {c.epochs} epochs.
+"""
+    from _report import write_section
+
+    cmd = "PYTHONPATH=src .venv/bin/python bench/peer_recbole.py" + "".join(f" {a}" for a in sys.argv[1:])
+    write_section(f"peer-recbole-bpr-{args.dataset}", f"llm4rec vs RecBole, BPR-MF with early stopping "
+                  f"({args.dataset}, {len(seeds)} seeds)", body, cmd)
 
 
 def _med(r: dict, key: str) -> float:
@@ -351,9 +498,20 @@ def main() -> None:
     ap.add_argument("--workdir", default=str(ROOT / "runs" / "bench-peer"))
     ap.add_argument("--no-write", action="store_true", help="print only, do not update docs/benchmarks.md")
     ap.add_argument("--section", default="peer-recbole", help="docs/benchmarks.md section to (re)write")
+    ap.add_argument("--dataset-name", default=DATASET, help=argparse.SUPPRESS)
+    ap.add_argument("--early-stopping", action="store_true",
+                    help="BPR with each toolkit's own early stopping over --seeds on --dataset (both "
+                         "toolkits' defaults; section peer-recbole-bpr-<dataset>) instead of fixed epochs")
+    ap.add_argument("--dataset", default="ml-100k", help="--early-stopping: ml-100k or ml-1m")
+    ap.add_argument("--seeds", default="0,1,2", help="--early-stopping: model seeds (both toolkits)")
+    ap.add_argument("--max-epochs", type=int, default=300, help="--early-stopping: RecBole's epoch cap "
+                    "(its default 300; lower only for smoke runs)")
     args = ap.parse_args()
     if args.worker:
         worker(args)
+        return
+    if args.early_stopping:
+        main_early_stopping(args)
         return
 
     import numpy as np
