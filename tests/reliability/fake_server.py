@@ -127,6 +127,21 @@ def main() -> None:
                 self._send(307, b"{}", {"Location": args.location})
             elif mode == "garbage":
                 self._send(200, b"<html>not json</html>")
+            elif mode == "lie" and args.lie.endswith("-logprobs"):  # lying echo log-probs (scoring)
+                data = answer(self.path, body, args.reply)
+                lp = data["choices"][0]["logprobs"]
+                n = len(lp["tokens"])
+                if args.lie == "nan-logprobs":
+                    lp["token_logprobs"] = [None] + [float("nan")] * (n - 1)  # json writes a bare NaN
+                elif args.lie == "positive-logprobs":
+                    lp["token_logprobs"] = [None] + [50.0] * (n - 1)
+                elif args.lie == "string-logprobs":
+                    lp["token_logprobs"] = [None] + ["abc"] * (n - 1)
+                elif args.lie == "list-logprobs":
+                    data["choices"][0]["logprobs"] = [1, 2, 3]
+                elif args.lie == "string-offsets-logprobs":
+                    lp["text_offset"] = "0,1,2"
+                self._send(200, json.dumps(data).encode())
             elif mode == "lie":
                 data = answer(self.path, body, args.reply)
                 data["usage"] = {"string-usage": {"prompt_tokens": "many", "completion_tokens": "few"},

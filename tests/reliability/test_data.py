@@ -9,7 +9,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from llm4rec.data.exceptions import FormatError, TimestampError
+from llm4rec.data.exceptions import DataError, FormatError, TimestampError
 from llm4rec.data.interactions import Interactions
 from llm4rec.data.loaders import read_table
 
@@ -24,6 +24,27 @@ def _csv(tmp_path, ts: str, rating: str = "4", name: str = "t.csv"):
 def test_timestamps_outside_int64_seconds_are_rejected(tmp_path, ts):
     with pytest.raises(TimestampError, match=r"t\.csv: line 2: timestamp .* int64 range"):
         read_table(_csv(tmp_path, ts))
+
+
+@pytest.mark.parametrize("role,row", [("item", "1,8\x00\x00,100,4"), ("user", "7\x00,8,100,4")])
+def test_nul_in_an_id_is_an_error_naming_the_line(tmp_path, role, row):
+    """numpy drops trailing NULs of strings: '8\\x00' must not silently become item '8'."""
+    path = tmp_path / "n.csv"
+    path.write_text(f"user,item,timestamp,rating\n1,8,50,4\n{row}\n")
+    with pytest.raises(FormatError, match=rf"n\.csv: line 3: {role} id .* NUL character"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("items,needle", [("item,title\n1,A\n1,B\n", "duplicate item id '1'"),
+                                          ("name,title\n1,A\n", "no id column 'item'"),
+                                          ("item,title\n1\x00,A\n", "NUL character")])
+def test_item_table_errors_name_the_item_file(tmp_path, items, needle):
+    data = tmp_path / "inter.csv"
+    data.write_text("user,item,timestamp\n1,1,10\n2,1,20\n")
+    (tmp_path / "items.csv").write_text(items)
+    with pytest.raises(DataError, match=needle) as info:
+        read_table(data, items=tmp_path / "items.csv")
+    assert "items.csv" in str(info.value) and "inter.csv" not in str(info.value)
 
 
 def test_nan_timestamp_is_an_error_naming_the_line(tmp_path):

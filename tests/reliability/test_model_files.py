@@ -59,3 +59,33 @@ def test_history_outside_the_saved_universe_is_refused(pop_folder):
     np.savez(pop_folder / "state.npz", **arrays)
     with pytest.raises(ArtifactError, match=r"state\.npz"):
         Recommender.load(pop_folder)
+
+
+def _edit_state(folder, fn) -> None:
+    with np.load(folder / "state.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    fn(arrays)
+    np.savez(folder / "state.npz", **arrays)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda a: a.update(history_rating=a["history_rating"][:-3]),  # history arrays of unequal length
+    lambda a: a.update({k: v[:-3] for k, v in a.items() if k.startswith("state.")}),  # state cut short
+    lambda a: a.update({k: np.full(v.shape, "x") for k, v in a.items() if k.startswith("state.")}),
+])
+def test_state_of_the_wrong_shape_or_type_is_an_artifact_error(pop_folder, damage):
+    _edit_state(pop_folder, damage)
+    with pytest.raises(ArtifactError, match=r"state\.npz is damaged or incomplete"):
+        Recommender.load(pop_folder).score(np.arange(3))
+
+
+def test_meta_naming_another_model_is_an_artifact_error(tiny_split, tmp_path):
+    """A pop folder whose meta.json says 'bpr': torch refuses the state (RuntimeError) -> ArtifactError."""
+    from llm4rec.models import make_model
+
+    folder = make_model("pop").fit(tiny_split.train).save(tmp_path / "pop")
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["model"] = "bpr"
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match=r"state\.npz|config\.toml"):
+        Recommender.load(folder)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from support import FakeServer
 
@@ -84,6 +85,22 @@ def test_malformed_usage_is_a_malformed_response(tmp_path, lie):
             OpenAIEncoder("m", base_url=srv.base_url, api_key_env=None, cache_mode="off", max_retries=0,
                           timeout=1.0).encode(["a", "b"])
         assert len(srv.requests) == 2  # not retried
+
+
+@pytest.mark.parametrize("lie", ["nan-logprobs", "positive-logprobs", "string-logprobs", "list-logprobs",
+                                 "string-offsets-logprobs"])
+def test_lying_echo_logprobs_are_a_malformed_response(tmp_path, lie):
+    """Scoring never turns a lying server's log-probs (NaN, +50, strings, wrong shapes) into scores."""
+    with FakeServer(tmp_path, "lie", max_requests=3, lie=lie) as srv:
+        with pytest.raises(MalformedResponseError, match="logprobs"):
+            _gen(srv).score("I watched Heat. Next:", [" Jaws", " Casino"])
+        assert len(srv.requests) <= 2  # not retried (one request per continuation at most)
+
+
+def test_honest_echo_logprobs_still_score(tmp_path):
+    with FakeServer(tmp_path, "ok", max_requests=3) as srv:
+        res = _gen(srv).score("I watched Heat. Next:", [" Jaws", " Casino"])
+    assert np.isfinite(res.logprobs).all() and (res.logprobs < 0).all() and (res.n_tokens > 0).all()
 
 
 def test_non_json_answer_is_malformed(tmp_path):

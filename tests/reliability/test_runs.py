@@ -197,3 +197,21 @@ def test_damaged_artifact_files_are_named(tiny_csv, tmp_path, file):
     (art / file).write_bytes(data[: len(data) // 3])
     with pytest.raises(ArtifactError, match=rf"{file} is damaged or incomplete .*llm4rec train --save"):
         load_artifact(art)
+
+
+@pytest.mark.parametrize("text,needle", [("max_in_flight = 'lots'\n[[[\n", "invalid serve settings"),
+                                         ("max_in_flight = 0\n", "max_in_flight"),
+                                         ("batching = 'maybe'\nunknown_key = 1\n", "unknown_key")])
+def test_bad_serve_settings_file_is_one_line(tmp_path, text, needle):
+    """``llm4rec serve --settings FILE``: bad TOML or values name the file, before the artifact loads."""
+    bad = tmp_path / "settings.toml"
+    bad.write_text(text)
+    proc = cli("serve", str(tmp_path), "--settings", str(bad))
+    assert_one_line_error(proc, "settings.toml", needle)
+
+
+def test_bad_generator_block_file_is_one_line(tmp_path):
+    bad = tmp_path / "gen.toml"
+    bad.write_text("backend = [unclosed\n")
+    proc = cli("serve", str(tmp_path), "--generator", str(bad))
+    assert_one_line_error(proc, "gen.toml", "invalid TOML")

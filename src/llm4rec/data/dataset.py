@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -83,6 +83,8 @@ def from_dataframe(
     keep_unrated_items: bool = True,
     source: str | Path = "<dataframe>",
     first_line: int | None = None,
+    items_source: str | Path | None = None,
+    users_source: str | Path | None = None,
 ) -> Dataset:
     """Build a :class:`Dataset` from a DataFrame of interactions.
 
@@ -97,7 +99,8 @@ def from_dataframe(
     ``"keep"`` keeps all, ``"first"``/``"last"`` keep one (and log how many were
     dropped). Timestamps may be numbers (seconds), datetimes or parseable date
     strings. Errors name ``source`` and the row: the 0-based row of ``df``, or the
-    file line ``first_line + row`` when a loader passes the line of the first row.
+    file line ``first_line + row`` when a loader passes the line of the first row;
+    errors in the item / user tables name ``items_source`` / ``users_source`` (default ``source``).
     """
     if duplicates not in ("error", "keep", "first", "last"):
         raise ValueError(f"duplicates must be 'error', 'keep', 'first' or 'last', not {duplicates!r}")
@@ -126,6 +129,7 @@ def from_dataframe(
             bad = bad | (frame[role].astype(str).str.strip() == "").to_numpy()
         if bad.any():
             raise FormatError(f"{at(int(np.argmax(bad)))}: empty {role} id")
+        _refuse_nul(frame[role], lambda row, role=role: f"{at(row)}: {role} id")
     has_time = "timestamp" in frame
     frame["timestamp"] = _parse_timestamps(frame["timestamp"], at) if has_time \
         else np.arange(len(frame), dtype=np.int64)
@@ -144,9 +148,10 @@ def from_dataframe(
                 frame = frame.drop_duplicates(key, keep=duplicates)
 
     item_codes, rated = dense_codes(frame["item"])
-    catalog, rated_index = _build_catalog(rated, items, item_id_column, keep_unrated_items, source)
+    catalog, rated_index = _build_catalog(rated, items, item_id_column, keep_unrated_items,
+                                                 items_source or source)
     user_codes, user_ids = dense_codes(frame["user"])
-    user_info = _build_user_info(users, user_id_column, user_ids, source)
+    user_info = _build_user_info(users, user_id_column, user_ids, users_source or source)
     item_index = rated_index.astype(np.int32)[item_codes]
     timestamp, rating = frame["timestamp"].to_numpy(), frame["rating"].to_numpy()
     if not fast:
@@ -234,6 +239,7 @@ def _build_catalog(rated: np.ndarray, items: pd.DataFrame | None, id_col: str, k
                                      f"it has {list(items.columns)}")
         table = items.copy()
         table[id_col] = table[id_col].astype(str)
+        _refuse_nul(table[id_col], lambda row: f"{source}: item table row {row}: item id")
         dup = table[id_col].duplicated()
         if dup.any():
             raise DuplicateRowError(f"{source}: item table row {int(np.argmax(dup.to_numpy()))}: "
@@ -251,6 +257,17 @@ def _build_catalog(rated: np.ndarray, items: pd.DataFrame | None, id_col: str, k
         frame = frame.merge(table, on=id_col, how="left")
     catalog = Catalog(ids.astype(str), frame.drop(columns=[id_col]))
     return catalog, pd.Index(ids.astype(str)).get_indexer(rated)
+
+
+def _refuse_nul(ids: pd.Series, where: Callable[[int], str]) -> None:
+    """Ids holding NUL characters are an error (numpy's string arrays drop trailing NULs, so
+    ``"8\\x00"`` would silently become item ``"8"``)."""
+    if ids.dtype.kind in "iu":
+        return
+    nul = ids.astype(str).str.contains("\x00", regex=False).to_numpy(dtype=bool)
+    if nul.any():
+        row = int(np.argmax(nul))
+        raise FormatError(f"{where(row)} {ids.iloc[row]!r} contains a NUL character; clean the file")
 
 
 def _build_user_info(users: pd.DataFrame | None, id_col: str, user_ids: np.ndarray,

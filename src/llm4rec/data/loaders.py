@@ -376,18 +376,23 @@ def read_table(path: TableLike, columns: Mapping[str, str] | None = None, *, ite
     name defaults to the file's stem.
     """
     df, source, first_line = _read_any(path, sep, format)
-    item_table = None
+    item_table: pd.DataFrame | None = None
+    item_source: str | None = None
     if items is not None:
         item_table, item_source, item_line = _read_any(items, sep)
         item_table = type_columns(item_table, dtypes, list_fields, list_sep, source=item_source,
                                   first_line=item_line, skip=(item_id_column,))
     elif dtypes or list_fields:
         raise DataError(f"{source}: dtypes / list_fields type item-table columns, but no items table is given")
-    user_table = _read_any(users, sep)[0] if users is not None else None
+    user_table: pd.DataFrame | None = None
+    user_source: str | None = None
+    if users is not None:
+        user_table, user_source, _ = _read_any(users, sep)
     default = Path(source).stem.split(".")[0] if source != "<dataframe>" else "custom"
     return from_dataframe(df, columns, items=item_table, item_id_column=item_id_column, users=user_table,
                           user_id_column=user_id_column, name=name or default, duplicates=duplicates,
-                          keep_unrated_items=keep_unrated_items, source=source, first_line=first_line)
+                          keep_unrated_items=keep_unrated_items, source=source, first_line=first_line,
+                          items_source=item_source, users_source=user_source)
 
 
 # ----------------------------------------------------------------------------- Amazon reviews

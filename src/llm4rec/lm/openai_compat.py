@@ -172,6 +172,26 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+def _echo_logprobs(lp: dict[str, Any], where: str) -> tuple[list[int], list[float | None], list[str]]:
+    """``text_offset``, ``token_logprobs`` and ``tokens`` of an echo answer, checked: offsets are
+    integers, log-probs ``null`` or finite numbers <= 0, tokens strings; anything else (NaN,
+    ``+50``, strings) is a :class:`MalformedResponseError` rather than a silent wrong score."""
+    offsets, tlp, toks = lp.get("text_offset"), lp.get("token_logprobs"), lp.get("tokens") or []
+    if not (isinstance(offsets, list) and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+        raise MalformedResponseError(f"{where}: logprobs.text_offset is not a list of integers: {str(offsets)[:200]}")
+    if not (isinstance(toks, list) and all(isinstance(t, str) for t in toks)):
+        raise MalformedResponseError(f"{where}: logprobs.tokens is not a list of strings: {str(toks)[:200]}")
+    if not isinstance(tlp, list):
+        raise MalformedResponseError(f"{where}: logprobs.token_logprobs is not a list: {str(tlp)[:200]}")
+    for v in tlp:
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v > 1e-3:
+            raise MalformedResponseError(f"{where}: logprobs.token_logprobs holds {v!r}; log-probabilities are "
+                                         "finite numbers <= 0")
+    return offsets, tlp, toks
+
+
 def usage_tokens(data: dict[str, Any], *fields: str) -> list[int]:
     """Token counts from a response's ``usage`` (absent fields: 0); malformed values raise
     :class:`MalformedResponseError` instead of corrupting the accounting."""
@@ -372,14 +392,22 @@ class OpenAIGenerator(_Served, Generator):
             prompt = ctx_text + trail + cont
             data = self.http.post("completions", {"model": self.model_name, "prompt": prompt, "max_tokens": 1,
                                                   "temperature": 0.0, "echo": True, "logprobs": 1})
-            lp = _get(data, "choices", 0).get("logprobs")
+            choice = _get(data, "choices", 0)
+            if not isinstance(choice, dict):
+                raise MalformedResponseError(f"{self.base_url}/completions: choices[0] is not an object: "
+                                             f"{str(choice)[:200]}")
+            lp = choice.get("logprobs")
+            if lp is not None and not isinstance(lp, dict):
+                raise MalformedResponseError(f"{self.base_url}/completions: logprobs is not an object: {str(lp)[:200]}")
             if not lp or not lp.get("token_logprobs") or lp.get("text_offset") is None:
                 raise CapabilityError(f"{self.base_url}/completions returned no prompt log-probs with echo=true; "
                                       "this server cannot score (llama_cpp.server needs --logits_all true; "
                                       "vLLM supports it; the OpenAI API and Ollama do not)")
             total, n = 0.0, 0
-            offsets, tlp, toks = lp["text_offset"], lp["token_logprobs"], lp.get("tokens") or []
-            text = _get(data, "choices", 0).get("text") or ""
+            offsets, tlp, toks = _echo_logprobs(lp, f"{self.base_url}/completions")
+            text = choice.get("text") or ""
+            if not isinstance(text, str):
+                raise MalformedResponseError(f"{self.base_url}/completions: text is not a string: {str(text)[:200]}")
             if len(text) > len(prompt) and not any(o >= len(prompt) for o in offsets):
                 # the generated token has no log-prob entry: the echoed values are shifted by one
                 # position (llama-cpp-python <= 0.3.x pairs token i with the distribution after it)

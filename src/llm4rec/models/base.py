@@ -386,10 +386,24 @@ class Recommender(ABC):
                     model.set_vocabulary(z["user_ids"], z["item_ids"])
                 if model.vocabulary_fingerprint() != meta.get("vocab_fingerprint"):
                     raise ValueError("vocab.npz does not match meta.json's vocab_fingerprint")
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ArtifactError(f"{path / 'state.npz'} is damaged or incomplete ({type(exc).__name__}: {exc}); "
-                                "save the model again") from None
+            _check_scores_one_user(model, history)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, IndexError, TypeError, RuntimeError,
+                MemoryError) as exc:  # arrays of the wrong shape, type or size (RuntimeError: torch's load_state_dict)
+            raise ArtifactError(f"{path / 'state.npz'} is damaged or incomplete ({type(exc).__name__}: "
+                                f"{str(exc)[:300]}); save the model again") from None
         return model
+
+
+def _check_scores_one_user(model: Recommender, history: Interactions) -> None:
+    """A loaded local model scores the first user of its history with the right shape, so arrays of
+    the wrong shape or type in ``state.npz`` fail at load (as :class:`ArtifactError`) rather than
+    at the first request. Skipped for models that call a language model or read item text."""
+    tags = model.tags()
+    if tags.uses_generator or tags.needs_text or tags.candidates_only or not len(history.user):
+        return
+    scores = model.score(history.user[:1])
+    if scores.shape != (1, model.n_items_):
+        raise ValueError(f"scoring one user gave shape {scores.shape}, not (1, {model.n_items_})")
 
 
 def _vocab_fingerprint(user_ids: Sequence[str] | np.ndarray, item_ids: Sequence[str] | np.ndarray) -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from llm4rec.serve.settings import ServeSettings
 
 
 def train_command(
@@ -18,6 +21,29 @@ def train_command(
 
     out = train_artifact(config, save)
     typer.echo(f"artifact written to {out}/ (serve it with: llm4rec serve {out})")
+
+
+def _read_settings(path: Path) -> ServeSettings:
+    """``--settings FILE`` as :class:`ServeSettings`; bad TOML or values are one ``ConfigError`` naming the file."""
+    from llm4rec.config import describe_errors
+    from llm4rec.errors import ConfigError
+    from llm4rec.serve import ServeSettings
+
+    try:
+        return ServeSettings.load(path)
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, pydantic's ValidationError
+        raise ConfigError(f"{path}: invalid serve settings: {describe_errors(exc)}") from None
+
+
+def _read_block(path: Path) -> dict[str, Any]:
+    """``--generator FILE``: a TOML table; bad TOML is one ``ConfigError`` naming the file."""
+    from llm4rec.config import read_toml
+    from llm4rec.errors import ConfigError
+
+    try:
+        return read_toml(path)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
 def serve_command(
@@ -42,16 +68,14 @@ def serve_command(
     from llm4rec.serve import ServeSettings, Service, create_app
     from llm4rec.serve.artifact import load_artifact
 
-    cfg = ServeSettings.load(settings) if settings else ServeSettings()
+    cfg = _read_settings(settings) if settings else ServeSettings()
     update = {"batching": batching and cfg.batching}
     if tokens_file:
         update["tokens_file"] = str(tokens_file)
     if no_auth:
         update["auth"] = False
     cfg = cfg.model_copy(update=update)
-    from llm4rec.config import read_toml
-
-    backends = {"generator": read_toml(generator)} if generator else ("trust" if trust_backends else None)
+    backends = {"generator": _read_block(generator)} if generator else ("trust" if trust_backends else None)
     art = load_artifact(artifact, backends)
     app = create_app(Service(art.models, art.user_ids, art.catalog, cfg))
     typer.echo(f"serving {', '.join(art.models)} on http://{host}:{port}/ (auth {'on' if cfg.auth else 'OFF'})")
