@@ -117,6 +117,18 @@ def test_api_key_env_must_look_like_an_api_key(var):
         HTTPClient("http://127.0.0.1:9/v1", api_key_env=var)
 
 
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://host/v1", "http:///v1", "127.0.0.1:8000/v1"])
+def test_base_url_must_be_http(url):
+    """A recipe's endpoint is an http(s) URL with a host, refused when the config is read."""
+    from llm4rec.lm.openai_compat import HTTPClient
+    from llm4rec.models.llm.backends import check_generator_spec
+
+    with pytest.raises(ConfigError, match="base_url"):
+        check_generator_spec({"backend": "openai", "model": "m", "base_url": url})
+    with pytest.raises(ConfigError, match="base_url"):
+        HTTPClient(url, api_key_env=None)
+
+
 def test_run_config_with_a_secret_variable_is_rejected_naming_the_file(tmp_path):
     from llm4rec.eval.config import load_run_config
 

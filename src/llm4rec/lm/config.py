@@ -30,7 +30,7 @@ from llm4rec.errors import ConfigError
 from llm4rec.lm.accounting import Price
 from llm4rec.lm.base import Encoder, Generator
 from llm4rec.lm.cache import CacheMode
-from llm4rec.lm.policy import check_api_key_env
+from llm4rec.lm.policy import check_api_key_env, check_base_url
 from llm4rec.registry import ENCODERS, GENERATORS, Registry
 
 
@@ -66,6 +66,11 @@ class _HTTPConfig(_LMConfig):
     @classmethod
     def _key_name(cls, v: str | None) -> str | None:
         return check_api_key_env(v)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_base_url(v)
 
     def _http(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "api_key_env": self.api_key_env, "timeout": self.timeout,

@@ -30,7 +30,7 @@ from llm4rec.lm.errors import (
     MalformedResponseError,
     ServerError,
 )
-from llm4rec.lm.policy import check_api_key_env
+from llm4rec.lm.policy import check_api_key_env, check_base_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,7 +62,7 @@ class HTTPClient:
                  transport: Any = None, retry_budget: float = 120.0) -> None:
         import httpx
 
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url).rstrip("/")
         self.timeout, self.retry_budget = float(timeout), float(retry_budget)
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.concurrency = max(1, concurrency)

@@ -33,6 +33,17 @@ def check_api_key_env(name: str | None) -> str | None:
     return name
 
 
+def check_base_url(url: str) -> str:
+    """``url`` unchanged if it is an ``http://`` or ``https://`` URL with a host, else :class:`ConfigError`
+    (a ``file://`` or ``ftp://`` endpoint is refused when the config is read, not at the first request)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base_url {url!r} must be an http:// or https:// URL with a host")
+    return url
+
+
 def guard_loaded(raw: dict[str, Any], backends: Backends, source: str) -> dict[str, Any]:
     """Apply the loaded-artifact policy to a config mapping read from ``source`` (in place; returned).
 
