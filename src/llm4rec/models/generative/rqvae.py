@@ -99,8 +99,6 @@ class RQVAEIds(ItemTokenizer):
     def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
                vectors: np.ndarray | None) -> np.ndarray:
         assert vectors is not None
-        if len(vectors) != n_items:
-            raise ConfigError(f"rqvae ids: {len(vectors)} item vectors for {n_items} items")
         c = self.config
         x_all = torch.as_tensor(np.asarray(vectors, np.float32))
         fit_items = np.unique(np.asarray(train.item, np.int64))

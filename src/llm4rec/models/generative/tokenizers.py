@@ -52,6 +52,8 @@ class ItemTokenizer(ABC):
             vectors: np.ndarray | None = None) -> ItemTokenizer:
         if (self.needs == "texts" and texts is None) or (self.needs == "vectors" and vectors is None):
             raise ConfigError(f"item tokenizer {self.name!r} needs item {self.needs}")
+        if self.needs == "vectors" and vectors is not None and len(vectors) != n_items:
+            raise ConfigError(f"{self.name} ids: {len(vectors)} item vectors for {n_items} items")
         raw = np.asarray(self._codes(train, n_items, texts, vectors), dtype=np.int64)
         self.codes_ = dedup(raw)
         return self
@@ -289,8 +291,6 @@ class SemanticIds(ItemTokenizer):
     def _codes(self, train: Interactions, n_items: int, texts: Sequence[str] | None,
                vectors: np.ndarray | None) -> np.ndarray:
         assert vectors is not None
-        if len(vectors) != n_items:
-            raise ConfigError(f"semantic ids: {len(vectors)} item vectors for {n_items} items")
         return residual_kmeans(vectors, self.config.clusters, self.config.levels, self.config.seed,
                                self.config.iters)
 
