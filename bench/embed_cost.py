@@ -30,12 +30,13 @@ ACCURACY = {"full": ("ndcg", 10), "sampled": ("ndcg", 10)}
 
 
 def unisrec_params(label: str, cfg_path: str) -> int:
-    """Trainable parameters of a UniSRec as configured (built, not trained)."""
+    """Trainable parameters of a UniSRec as configured (built, not trained): its public fitted sizes
+    (ML-100K ids, 384-d MiniLM item texts) set by hand, then ``build_network()``."""
     spec = next(m for m in load_run_config(cfg_path).models if m.display == label)
     model = make_model(spec.name, spec.params)
     model.n_users_, model.n_items_ = 943, 1682
     model.item_text_ = np.zeros((1682, 384), np.float32)
-    return sum(p.numel() for p in model._build_net().parameters() if p.requires_grad)
+    return sum(p.numel() for p in model.build_network().parameters() if p.requires_grad)
 
 
 def main() -> None:

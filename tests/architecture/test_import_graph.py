@@ -119,3 +119,30 @@ def test_layers_import_downwards(source):
     bad = sorted((m, t) for m, targets in import_graph().items() if m == source or m.startswith(source + ".")
                  for t in targets if any(t == f or t.startswith(f + ".") for f in FORBIDDEN[source]))
     assert bad == [], f"{source} must not import {FORBIDDEN[source]}: {bad}"
+
+
+def private_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(module, target) where ``target`` is a private module (a ``_name`` part) outside the importer's package."""
+    bad = []
+    for module, targets in graph.items():
+        for target in targets:
+            parts = target.split(".")
+            first = next((i for i, p in enumerate(parts) if p.startswith("_") and not p.startswith("__")), None)
+            if first is None:
+                continue
+            owner = ".".join(parts[:first])  # the package the private module belongs to
+            if not (module == owner or module.startswith(owner + ".")):
+                bad.append((module, target))
+    return sorted(bad)
+
+
+def test_no_private_modules_of_other_packages():
+    """A private module (``models/classic/_seq.py``) is imported only inside its own package; other packages
+    use the public one (``models.classic.sequential``)."""
+    assert private_imports(import_graph()) == []
+
+
+def test_private_import_check_finds_one():
+    graph = {"llm4rec.models.embed.unisrec": {"llm4rec.models.classic._seq"},
+             "llm4rec.models.classic.sasrec": {"llm4rec.models.classic._seq"}}
+    assert private_imports(graph) == [("llm4rec.models.embed.unisrec", "llm4rec.models.classic._seq")]

@@ -19,7 +19,7 @@ from llm4rec.data.split import Split
 from llm4rec.eval import FullRanking, early_stopping
 from llm4rec.models import make_model
 from llm4rec.models.base import Recommender
-from llm4rec.models.classic._seq import gather_left_padded, window_bounds
+from llm4rec.models.classic.sequential import gather_left_padded, window_bounds
 
 TINY = {"progress": False, "seed": 1}
 CONFIGS = {

@@ -27,9 +27,6 @@ from llm4rec.models.base import Recommender, top_k
 from llm4rec.serve.metrics import Metrics
 from llm4rec.serve.settings import ServeSettings
 
-#: models whose scores ignore the user (an ad-hoc history only changes which items are seen)
-_USER_FREE = ("pop", "random")
-
 
 class ServiceError(Exception):
     """A request the service refuses: HTTP ``status``, a stable ``code`` and a readable message."""
@@ -56,20 +53,25 @@ def sub_models(model: Recommender) -> list[Recommender]:
 
 
 def adhoc_ok(model: Recommender) -> bool:
-    """Whether scores follow from the history alone (so an ad-hoc history can be scored exactly)."""
+    """Whether scores follow from the history alone (so an ad-hoc history can be scored exactly).
+
+    Read from the model's tags (``scores_from_history``: models that react to a new history, and
+    user-free ones such as pop/random); a pipeline qualifies when every stage does.
+    """
     subs = sub_models(model)
     if subs:
         return all(adhoc_ok(s) for s in subs)
-    return type(model)._on_history is not Recommender._on_history or model.name in _USER_FREE
+    return model.tags().scores_from_history
 
 
 def uses_lm(model: Recommender) -> bool:
     """Whether the model (or a stage of it) calls a language-model generator."""
-    return hasattr(model, "generator") or any(uses_lm(s) for s in sub_models(model))
+    return model.tags().uses_generator or any(uses_lm(s) for s in sub_models(model))
 
 
 def explains(model: Recommender) -> bool:
-    return type(model).explain is not Recommender.explain
+    """Whether the model implements :meth:`~llm4rec.models.base.Recommender.explain` (its tags say so)."""
+    return model.tags().explains
 
 
 def scratch_copy(model: Recommender) -> Recommender:
@@ -90,19 +92,19 @@ def with_histories(model: Recommender, histories: Sequence[np.ndarray]) -> Recom
     inter = Interactions.build(users, items, np.arange(len(items)), None, n_users=model.n_users_,
                                n_items=model.n_items_, catalog=catalog)
     scratch = scratch_copy(model)
-    scratch._use_history(inter)
+    scratch.set_history(inter)
     return scratch
 
 
 class Service:
     """Fitted models (label -> model) over one dataset's ids, its catalog and user vocabulary."""
 
-    def __init__(self, models: dict[str, Recommender], user_ids: Sequence[str], catalog: Catalog,
+    def __init__(self, models: dict[str, Recommender], user_ids: Sequence[str] | np.ndarray, catalog: Catalog,
                  settings: ServeSettings | None = None, metrics: Metrics | None = None) -> None:
         if not models:
             raise ConfigError("a service needs at least one model")
         for label, m in models.items():
-            m._check_fitted()
+            m.check_fitted()
             if (m.n_users_, m.n_items_) != (len(user_ids), len(catalog)):
                 raise ConfigError(f"model {label!r} is fitted on {m.n_users_} users x {m.n_items_} items, the "
                                   f"vocabulary has {len(user_ids)} x {len(catalog)}")
@@ -214,12 +216,14 @@ class Service:
 
     def _score_group(self, label: str, model: Recommender, jobs: list[ScoreJob], adhoc: bool
                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+        # a group shares (ad-hoc or not, candidate count): every job has a history / candidates, or none has
         if adhoc:
-            model = with_histories(model, [j.history for j in jobs])
+            model = with_histories(model, [j.history for j in jobs if j.history is not None])
             users = np.arange(len(jobs))
         else:
             users = np.asarray([j.user for j in jobs], dtype=np.int64)
-        cands = None if jobs[0].candidates is None else np.stack([j.candidates for j in jobs])
+        rows = [j.candidates for j in jobs if j.candidates is not None]
+        cands = np.stack(rows) if rows else None
         self.metrics.score_calls.labels(label).inc()
         scores = np.array(model.score(users, cands), dtype=np.float32)
         results = []
@@ -227,11 +231,11 @@ class Service:
             row = scores[r:r + 1]
             if job.exclude_seen:
                 seen = model.history_[int(users[r])].indices
-                row[0, np.isin(job.candidates, seen) if cands is not None else seen] = -np.inf
+                row[0, np.isin(cands[r], seen) if cands is not None else seen] = -np.inf
             idx, vals = top_k(row, job.k)
             idx, vals = idx[0], vals[0]
             keep = np.isfinite(vals)
-            ids = idx[keep] if cands is None else job.candidates[idx[keep]]
+            ids = idx[keep] if cands is None else cands[r][idx[keep]]
             results.append((ids, vals[keep]))
         return results
 
@@ -245,6 +249,8 @@ class Service:
             if not adhoc_ok(model):
                 raise ServiceError(422, "adhoc_unsupported", f"model {label!r} cannot use an ad-hoc history")
             model, user = with_histories(model, [history]), 0
+        if user is None:
+            raise ServiceError(422, "invalid_request", "give a user or a history")
         return model.explain(int(user), int(item))
 
     def close(self) -> None:

@@ -114,7 +114,19 @@ class TransformerBlock(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
-class TransformerEncoder(nn.Module):
+class SequenceNet(nn.Module):
+    """What :class:`SequentialRecommender` needs from its network (subclasses implement both)."""
+
+    def encode(self, seq: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Hidden states ``(B, L, H)`` of a left-padded token matrix ``(B, L)`` (``last_only``: ``(B, 1, H)``)."""
+        raise NotImplementedError
+
+    def item_weights(self) -> torch.Tensor:
+        """Output vectors of the catalog items, ``(n_items, H)``."""
+        raise NotImplementedError
+
+
+class TransformerEncoder(SequenceNet):
     """Item + learned positional embeddings, a stack of :class:`TransformerBlock` and a final layer norm.
 
     ``causal=True`` lets position ``t`` attend to positions ``<= t`` (SASRec),
@@ -126,20 +138,24 @@ class TransformerEncoder(nn.Module):
                  causal: bool, ff_mult: int = 4, extra_tokens: int = 0) -> None:
         super().__init__()
         self.n_items = n_items
-        self.item = nn.Embedding(n_items + 1 + extra_tokens, hidden, padding_idx=PAD)
+        item = nn.Embedding(n_items + 1 + extra_tokens, hidden, padding_idx=PAD)
+        #: the input (and tied output) item table: an embedding here, a text-based table in UniSRec
+        self.item: nn.Module = item
         self.pos = nn.Embedding(max_len, hidden)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(TransformerBlock(hidden, heads, dropout, ff_mult) for _ in range(layers))
         self.norm = nn.LayerNorm(hidden)
         self.causal, self.max_len, self.scale = causal, max_len, math.sqrt(hidden)
-        nn.init.normal_(self.item.weight, std=0.02)
+        nn.init.normal_(item.weight, std=0.02)
         nn.init.normal_(self.pos.weight, std=0.02)
         with torch.no_grad():
-            self.item.weight[PAD].zero_()
+            item.weight[PAD].zero_()
 
     def item_weights(self) -> torch.Tensor:
         """Output embeddings of the catalog items (tied to the input embeddings), ``(n_items, hidden)``."""
-        return self.item.weight[1:self.n_items + 1]
+        weight = self.item.weight
+        assert isinstance(weight, torch.Tensor)  # the embedding's parameter, or the text table's rows
+        return weight[1:self.n_items + 1]
 
     def encode(self, seq: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """Hidden states ``(B, L, hidden)`` of a left-padded token matrix ``(B, L)``, ``L <= max_len``;
@@ -163,11 +179,15 @@ class TransformerEncoder(nn.Module):
 class SequentialRecommender(TorchRecommender):
     """Base of the sequential models: history sequences, training windows, last-position scoring.
 
-    Subclasses build a net exposing ``encode(tokens) -> (B, L, H)`` and
-    ``item_weights() -> (n_items, H)`` and define ``_loss``.
+    Subclasses build a :class:`SequenceNet` (``encode(tokens) -> (B, L, H)``,
+    ``item_weights() -> (n_items, H)``) and define ``_loss``.
     """
 
     config: SequenceConfig
+    net_: SequenceNet
+
+    @abstractmethod
+    def _build_net(self) -> SequenceNet: ...
     window_overlap: ClassVar[int] = 1  # next-item models: inputs s[:-1], targets s[1:]
     #: item indices that may serve as negatives in ``_next_item_loss`` (None: the whole catalog)
     _negative_pool: torch.Tensor | None = None

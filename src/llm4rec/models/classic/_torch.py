@@ -59,7 +59,8 @@ class TorchRecommender(Recommender):
 
     Fitted attributes: ``net_`` (the module, in eval mode after fit) and
     ``fit_log_`` (one dict per epoch: ``epoch``, ``steps`` (optimiser steps so far), ``loss``,
-    ``seconds`` and, on validation epochs, ``ndcg@10``). ``best_epoch_`` is the epoch whose weights
+    ``seconds``, ``cpu_seconds`` (process CPU time of the epoch's steps) and, on validation epochs,
+    ``ndcg@10``). ``best_epoch_`` is the epoch whose weights
     were kept (the last one without a validation split); ``stop_reason_`` is ``"patience"``,
     ``"budget"`` (``epochs`` / ``max_steps`` ran out: a WARNING if validation was still rising)
     or ``"callback"``.
@@ -67,6 +68,12 @@ class TorchRecommender(Recommender):
 
     Config: ClassVar[type[TorchConfig]] = TorchConfig
     config: TorchConfig
+    net_: nn.Module
+
+    def build_network(self) -> nn.Module:
+        """A fresh, untrained network for this config over ``n_users_`` x ``n_items_`` (set by ``fit``
+        or ``from_state``), e.g. to count parameters without training; the model itself is unchanged."""
+        return self._build_net()
 
     # ------------------------------------------------------------------ subclass hooks
     @abstractmethod
@@ -123,7 +130,7 @@ class TorchRecommender(Recommender):
         self.best_epoch_, self.stop_reason_ = epochs, "budget"
         show = (cfg.progress if options.progress is None else options.progress) and sys.stderr.isatty()
         for epoch in range(1, epochs + 1):
-            start, total, n = time.perf_counter(), 0.0, 0
+            start, cpu, total, n = time.perf_counter(), time.process_time(), 0.0, 0
             self.net_.train()
             bar = tqdm(self._batches(rng), total=n_batches, desc=f"{self.name} epoch {epoch}",
                        leave=False, disable=not show)
@@ -138,7 +145,7 @@ class TorchRecommender(Recommender):
             bar.close()
             steps += n
             entry = {"epoch": epoch, "steps": steps, "loss": total / max(n, 1),
-                     "seconds": time.perf_counter() - start}
+                     "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
             self.fit_log_.append(entry)
             stop = False
             if validator is not None and (epoch % eval_every == 0 or epoch == epochs):

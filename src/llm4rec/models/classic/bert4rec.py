@@ -8,9 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
-from torch import nn
 
-from llm4rec.models.classic._seq import PAD, SequenceConfig, SequentialRecommender, TransformerEncoder
+from llm4rec.models.classic._seq import PAD, SequenceConfig, SequenceNet, SequentialRecommender, TransformerEncoder
 from llm4rec.registry import MODELS
 
 
@@ -43,7 +42,7 @@ class BERT4Rec(SequentialRecommender):
     def _mask_token(self) -> int:
         return self.n_items_ + 1
 
-    def _build_net(self) -> nn.Module:
+    def _build_net(self) -> SequenceNet:
         c = self.config
         return TransformerEncoder(self.n_items_, c.max_len, c.hidden, c.layers, c.heads, c.dropout,
                                   causal=False, ff_mult=c.ff_mult, extra_tokens=1)

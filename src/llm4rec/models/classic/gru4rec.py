@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from llm4rec.models.classic._seq import PAD, SequenceConfig, SequentialRecommender
+from llm4rec.models.classic._seq import PAD, SequenceConfig, SequenceNet, SequentialRecommender
 from llm4rec.registry import MODELS
 
 
@@ -22,7 +22,7 @@ class GRU4RecConfig(SequenceConfig):
     lr: float = Field(5e-3, gt=0)
 
 
-class _GRUNet(nn.Module):
+class _GRUNet(SequenceNet):
     def __init__(self, n_items: int, hidden: int, layers: int, dropout: float) -> None:
         super().__init__()
         self.n_items = n_items
@@ -58,7 +58,7 @@ class GRU4Rec(SequentialRecommender):
     config: GRU4RecConfig
     name: ClassVar[str] = "gru4rec"
 
-    def _build_net(self) -> nn.Module:
+    def _build_net(self) -> SequenceNet:
         c = self.config
         return _GRUNet(self.n_items_, c.hidden, c.layers, c.dropout)
 

@@ -6,9 +6,8 @@ from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
-from torch import nn
 
-from llm4rec.models.classic._seq import SequenceConfig, SequentialRecommender, TransformerEncoder
+from llm4rec.models.classic._seq import SequenceConfig, SequenceNet, SequentialRecommender, TransformerEncoder
 from llm4rec.registry import MODELS
 
 
@@ -34,7 +33,7 @@ class SASRec(SequentialRecommender):
     config: SASRecConfig
     name: ClassVar[str] = "sasrec"
 
-    def _build_net(self) -> nn.Module:
+    def _build_net(self) -> SequenceNet:
         c = self.config
         return TransformerEncoder(self.n_items_, c.max_len, c.hidden, c.layers, c.heads, c.dropout,
                                   causal=True, ff_mult=c.ff_mult)

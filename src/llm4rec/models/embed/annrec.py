@@ -74,7 +74,7 @@ class ANNRecommender(Recommender):
 
     def _on_history(self, history: Interactions) -> None:
         if getattr(self.model_, "history_log_", None) is not history:
-            self.model_._use_history(history)
+            self.model_.set_history(history)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         model: Any = self.model_
@@ -96,12 +96,13 @@ class ANNRecommender(Recommender):
 
     def _get_state(self) -> dict[str, np.ndarray]:
         """The wrapped model's arrays under ``model_.`` (no pickles; its class is the config's name)."""
-        return {f"model_.{k}": np.asarray(v) for k, v in self.model_._get_state().items()}
+        return {f"model_.{k}": np.asarray(v) for k, v in self.model_.state_dict().items()}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.model_ = make_model(self.config.model, self.config.model_params)
-        self.model_.n_users_, self.model_.n_items_ = self.n_users_, self.n_items_
-        self.model_._set_state({k[len("model_."):]: v for k, v in state.items() if k.startswith("model_.")})
+        inner = make_model(self.config.model, self.config.model_params)
+        self.model_ = type(inner).from_state(inner.config, {k[len("model_."):]: v for k, v in state.items()
+                                                            if k.startswith("model_.")},
+                                             n_users=self.n_users_, n_items=self.n_items_)
         self._build()
 
     def lm_usage(self) -> dict[str, float]:

@@ -7,7 +7,7 @@ optionally plus an item-ID embedding (``item_repr = "both"``, the transductive
 setting); ``item_repr = "text"`` is the inductive setting: no item IDs, so the
 model scores items it never saw and transfers across catalogs. The sequence
 encoder is SASRec's causal transformer
-(:class:`~llm4rec.models.classic._seq.TransformerEncoder`), the loss SASRec's
+(:class:`~llm4rec.models.classic.sequential.TransformerEncoder`), the loss SASRec's
 next-item loss over the tied item table; with ``cosine`` (default), sequence and
 item vectors are L2-normalised and logits are cosine / temperature (as in UniSRec).
 
@@ -35,8 +35,8 @@ from torch import nn
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
-from llm4rec.models.classic._seq import PAD, TransformerEncoder
 from llm4rec.models.classic.sasrec import SASRec, SASRecConfig
+from llm4rec.models.classic.sequential import PAD, SequenceNet, TransformerEncoder
 from llm4rec.models.embed.layers import ItemTable, MoEAdaptor
 from llm4rec.models.embed.text import TextConfig, TextFeatures
 from llm4rec.models.training import Validator
@@ -98,7 +98,7 @@ class _TextTransformer(TransformerEncoder):
 class UniSRec(TextFeatures, SASRec):
     """Text (+ID) item vectors through a MoE adaptor, encoded by SASRec's causal transformer."""
 
-    Config: ClassVar[type[UniSRecConfig]] = UniSRecConfig  # type: ignore[assignment]
+    Config: ClassVar[type[UniSRecConfig]] = UniSRecConfig
     config: UniSRecConfig
     name: ClassVar[str] = "unisrec"
 
@@ -111,7 +111,7 @@ class UniSRec(TextFeatures, SASRec):
         self._encode_items(train)
         super()._fit(train, valid)
 
-    def _build_net(self) -> nn.Module:
+    def _build_net(self) -> SequenceNet:
         return _TextTransformer(self.item_text_, self.config)
 
     def _prepare(self, train: Interactions) -> None:

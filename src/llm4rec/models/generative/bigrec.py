@@ -17,6 +17,7 @@ popularity weight are the same either way.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -25,7 +26,7 @@ from pydantic import Field
 
 from llm4rec.data.interactions import Interactions
 from llm4rec.lm.base import Generator
-from llm4rec.models.base import ModelConfig, Recommender
+from llm4rec.models.base import ModelConfig, ModelTags, Recommender
 from llm4rec.models.llm.backends import get_generator
 from llm4rec.registry import MODELS
 from llm4rec.tuning.generator import TokenExample, TrainConfig, method_config
@@ -56,6 +57,9 @@ class BIGRec(Recommender):
     Config: ClassVar[type[BIGRecConfig]] = BIGRecConfig
     config: BIGRecConfig
     name: ClassVar[str] = "bigrec"
+
+    def tags(self) -> ModelTags:
+        return replace(super().tags(), needs_text=True, uses_generator=True)
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         from llm4rec.lm.config import shared_encoder

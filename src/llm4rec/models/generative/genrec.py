@@ -19,7 +19,7 @@ from pydantic import Field
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from llm4rec.data.interactions import Interactions
-from llm4rec.models.classic._torch import TorchConfig, TorchRecommender, minibatches
+from llm4rec.models.classic.torch_base import TorchConfig, TorchRecommender, minibatches
 from llm4rec.models.generative.tokenizers import ItemTokenizer, fit_tokenizer, make_tokenizer
 from llm4rec.models.generative.trie import ItemTrie, beam_items
 from llm4rec.registry import MODELS
@@ -49,6 +49,9 @@ class GenRec(TorchRecommender):
     Config: ClassVar[type[GenRecConfig]] = GenRecConfig
     config: GenRecConfig
     name: ClassVar[str] = "genrec"
+    net_: GPT2LMHeadModel
+    #: share of unconstrained beams naming a catalog item, per scored user (after training)
+    validity_: list[float]
 
     # ------------------------------------------------------------------ ids
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
@@ -62,12 +65,12 @@ class GenRec(TorchRecommender):
         self.tokenizer_ = tok
         sizes = tok.codebook_sizes
         offsets = 1 + np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.item_tokens_ = tok.codes_ + offsets[None, :]  # token 0: BOS / pad
+        self.item_tokens_ = tok.fitted_codes() + offsets[None, :]  # token 0: BOS / pad
         self.vocab_ = int(1 + sizes.sum())
         self.trie_ = ItemTrie(self.item_tokens_)
         self.validity_ = []
 
-    def _build_net(self) -> torch.nn.Module:
+    def _build_net(self) -> GPT2LMHeadModel:
         c, n = self.config, self.item_tokens_.shape[1]
         cfg = GPT2Config(vocab_size=self.vocab_, n_positions=c.max_len * n + n + 1, n_embd=c.hidden,
                          n_layer=c.layers, n_head=c.heads, resid_pdrop=c.dropout, embd_pdrop=c.dropout,
@@ -163,7 +166,7 @@ class GenRec(TorchRecommender):
                 **({"unconstrained_valid_share": float(np.mean(self.validity_))} if self.validity_ else {})}
 
     def _get_state(self) -> dict[str, np.ndarray]:
-        return {"tokenizer.codes": self.tokenizer_._fitted(), **super()._get_state()}
+        return {"tokenizer.codes": self.tokenizer_.fitted_codes(), **super()._get_state()}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         tok = make_tokenizer(self.config.tokenizer, {"seed": self.config.seed, **self.config.tokenizer_params})
