@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from filelock import FileLock
 from platformdirs import user_cache_dir
@@ -125,12 +126,24 @@ class UrlZipSource:
                 _extract(zf, self.members, dest)
 
 
+class Source(Protocol):
+    """Where an artifact's files come from (:class:`WheelSource`, :class:`UrlZipSource`, derived ones)."""
+
+    def describe(self) -> str:
+        """A readable origin, recorded in the manifest."""
+        ...
+
+    def fetch(self, dest: Path) -> None:
+        """Write the files into the (empty) folder ``dest``; raise on any failure."""
+        ...
+
+
 @dataclass(frozen=True)
 class Artifact:
     """A named artifact with ordered sources; ``layout`` tags which file set a source produced."""
 
     name: str
-    sources: Sequence[WheelSource | UrlZipSource]
+    sources: Sequence[Source]
     validate: Callable[[Path], None] | None = field(default=None, compare=False)
 
     def path(self) -> Path:

@@ -132,20 +132,20 @@ def _qualname(obj: Any) -> str:
 
 
 _M = "llm4rec.models."
-MODELS: Registry[type] = Registry("model", "llm4rec.models", [_M + m for m in (
+MODELS: Registry[type[Any]] = Registry("model", "llm4rec.models", [_M + m for m in (
     "classic.pop", "classic.itemknn", "classic.bpr", "classic.sasrec", "classic.bert4rec", "classic.gru4rec",
     "classic.ease", "classic.als", "classic.lightgcn",
     "llm.scoring", "llm.pairwise", "llm.listwise", "llm.rerank", "llm.query", "llm.tallrec", "llm.llamarec",
     "llm.llara",
     "embed.textknn", "embed.textmf", "embed.textpop", "embed.unisrec", "embed.twotower", "embed.prompt4nr",
     "embed.annrec", "generative.genrec", "generative.bigrec", "generative.p5", "tokens.ctr")])
-ENCODERS: Registry[type] = Registry("encoder backend", "llm4rec.encoders", ["llm4rec.lm.config"])
-GENERATORS: Registry[type] = Registry("generator backend", "llm4rec.generators",
+ENCODERS: Registry[type[Any]] = Registry("encoder backend", "llm4rec.encoders", ["llm4rec.lm.config"])
+GENERATORS: Registry[type[Any]] = Registry("generator backend", "llm4rec.generators",
                                       ["llm4rec.lm.config", "llm4rec.lm.toy"])
-PROTOCOLS: Registry[type] = Registry("protocol", "llm4rec.protocols", ["llm4rec.eval.protocols"])
+PROTOCOLS: Registry[type[Any]] = Registry("protocol", "llm4rec.protocols", ["llm4rec.eval.protocols"])
 METRICS: Registry[Any] = Registry("metric", "llm4rec.metrics", ["llm4rec.eval.metrics"])
 FORMATS: Registry[Callable[..., Any]] = Registry("dataset format", "llm4rec.formats", ["llm4rec.data.formats"])
 SPLITS: Registry[Callable[..., Any]] = Registry("split kind", "llm4rec.splits", ["llm4rec.data.split"])
-ITEM_TOKENIZERS: Registry[type] = Registry("item tokenizer", "llm4rec.item_tokenizers",
-                                           ["llm4rec.models.generative.tokenizers",
-                                            "llm4rec.models.generative.rqvae"])
+ITEM_TOKENIZERS: Registry[type[Any]] = Registry("item tokenizer", "llm4rec.item_tokenizers",
+                                                ["llm4rec.models.generative.tokenizers",
+                                                 "llm4rec.models.generative.rqvae"])

@@ -57,7 +57,7 @@ class ChatSession:
         self.item_vecs = self.encoder.encode(list(model.item_full_))
         self.state = DialogueState()
         self.text = PromptSet("chat", "session", model.config.prompt_file)
-        self._titles = {}
+        self._titles: dict[str, int] = {}
         for i, t in enumerate(model.item_text_):
             key = normalize_title(str(t))
             if len(key) >= 5:  # short titles ("heat") would match ordinary words

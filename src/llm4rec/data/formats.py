@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from llm4rec.data.dataset import Dataset
-from llm4rec.data.loaders import read_amazon, read_goodreads, read_mind, read_recbole, read_steam, read_table
+from llm4rec.data.loaders import (
+    TableFormat,
+    read_amazon,
+    read_goodreads,
+    read_mind,
+    read_recbole,
+    read_steam,
+    read_table,
+)
 from llm4rec.errors import ConfigError
 from llm4rec.registry import FORMATS
 
@@ -40,7 +48,7 @@ def _path(spec: DatasetTable) -> str:
     return spec.path
 
 
-def _table(spec: DatasetTable, fmt: str | None) -> Dataset:
+def _table(spec: DatasetTable, fmt: TableFormat | None) -> Dataset:
     table = {k: getattr(spec, k) for k in ("sep", "dtypes", "list_fields", "list_sep") if hasattr(spec, k)}
     return read_table(_path(spec), columns=spec.columns or None, items=spec.items, item_id_column=spec.item_id_column,
                       duplicates=spec.duplicates, name=spec.name, format=fmt, **table, **spec.options)

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,8 @@ from llm4rec.data.exceptions import (
 
 log = logging.getLogger(__name__)
 
-PathLike = str | Path
-TableLike = PathLike | pd.DataFrame
+PathLike: TypeAlias = str | Path
+TableLike: TypeAlias = PathLike | pd.DataFrame
 
 #: RecBole field types and what they become here.
 RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")

@@ -22,7 +22,7 @@ import pandas as pd
 from llm4rec.artifacts import Artifact, UrlZipSource, WheelSource
 from llm4rec.data.dataset import Dataset, DuplicatePolicy, from_dataframe
 from llm4rec.data.exceptions import DataError, EmptyDataError, FormatError
-from llm4rec.data.loaders import read_delimited, read_recbole_files
+from llm4rec.data.loaders import RecBoleFiles, read_delimited, read_recbole_files
 
 log = logging.getLogger(__name__)
 
@@ -210,26 +210,36 @@ def _recbole_items(item: pd.DataFrame, title_col: str, genre_col: str, ids: pd.S
                          "year": year.fillna(t["year"]).array, "genres": genres.to_numpy()})
 
 
+def _side(f: RecBoleFiles, ext: str) -> pd.DataFrame:
+    """The ``.item`` / ``.user`` table of a MovieLens RecBole set (both are required)."""
+    frame = f.item if ext == "item" else f.user
+    if frame is None:
+        raise FormatError(f"{f.path(ext)}: file not found (a MovieLens set has .inter, .item and .user)")
+    return frame
+
+
 def _recbole_100k(folder: Path) -> Frames:
     f = read_recbole_files(folder, "ml-100k", list_fields=("class",))
-    items = _recbole_items(f.item, "movie_title", "class", f.item["item_id"])
-    users = _users(f.user.rename(columns={"user_id": "user"}))
+    item = _side(f, "item")
+    items = _recbole_items(item, "movie_title", "class", item["item_id"])
+    users = _users(_side(f, "user").rename(columns={"user_id": "user"}))
     inter = f.inter.rename(columns={"user_id": "user", "item_id": "item"})
     return inter, items, users, f.inter_path, 2
 
 
 def _recbole_1m(folder: Path) -> Frames:
     f = read_recbole_files(folder, "ml-1m", list_fields=("genre",))
-    ids = ml1m_movie_ids(f.item["item_id"])
-    items = _recbole_items(f.item, "movie_title", "genre", ids)
-    id_map = pd.Series(ids.to_numpy(), index=f.item["item_id"].to_numpy())
+    item = _side(f, "item")
+    ids = ml1m_movie_ids(item["item_id"])
+    items = _recbole_items(item, "movie_title", "genre", ids)
+    id_map = pd.Series(ids.to_numpy(), index=item["item_id"].to_numpy())
     codes, uniques = pd.factorize(f.inter["item_id"])
     mapped = id_map.reindex(uniques)
     if mapped.isna().any():
         row = int(np.argmax(mapped.isna().to_numpy()[codes]))
         raise FormatError(f"{f.inter_path}: line {row + 2}: item {f.inter['item_id'].iloc[row]!r} "
                           "is not in ml-1m.item")
-    users = f.user.rename(columns={"user_id": "user"})
+    users = _side(f, "user").rename(columns={"user_id": "user"})
     users["user"] = users["user"].str.removeprefix("1m_")
     users["occupation"] = _occupation_names(users["occupation"], folder / "ml-1m.user")
     inter = pd.DataFrame({"user": f.inter["user_id"].str.removeprefix("1m_"),

@@ -378,7 +378,8 @@ def _load_split(path: str | Path, dataset: Dataset | None = None) -> Split:
                             f"{dataset.name!r} has {dataset.n_users} x {dataset.n_items}")
         catalog, user_info = dataset.catalog, dataset.user_info
     stored = [p for p in (*_PARTS, "unused") if f"{p}_user" in arrays.files]
-    parts = {part: Interactions(*(arrays[f"{part}_{col}"] for col in _COLUMNS), n_users, n_items, catalog,
-                                user_info) for part in stored}
-    return Split(*(parts[p] for p in _PARTS), meta["kind"], meta["params"], meta["dataset"], parts.get("unused"))
+    parts = {part: Interactions(arrays[f"{part}_user"], arrays[f"{part}_item"], arrays[f"{part}_timestamp"],
+                                arrays[f"{part}_rating"], n_users, n_items, catalog, user_info) for part in stored}
+    return Split(parts["train"], parts["valid"], parts["test"], meta["kind"], meta["params"], meta["dataset"],
+                 parts.get("unused"))
 

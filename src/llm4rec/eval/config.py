@@ -9,7 +9,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_
 
 from llm4rec.config import Config, check_path_name, describe_errors, load_named_config
 from llm4rec.errors import ConfigError
-from llm4rec.eval.protocols import FullRanking, Protocol
+from llm4rec.eval.protocols import EvalProtocol, FullRanking, Protocol
 from llm4rec.registry import FORMATS, SPLITS
 
 
@@ -126,12 +126,16 @@ class OutputSpec(Config):
     plot: bool = True
 
 
+def _default_protocols() -> list[EvalProtocol]:
+    return [FullRanking()]
+
+
 class RunConfig(Config):
     name: str = "run"
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     split: SplitSpec = Field(default_factory=SplitSpec)
     models: list[ModelSpec]
-    protocols: list[Protocol] = Field(default_factory=lambda: [FullRanking()])
+    protocols: list[Protocol] = Field(default_factory=_default_protocols)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     seeds: list[int] | None = Field(None, min_length=1, description="repeat the run once per seed (split seed "

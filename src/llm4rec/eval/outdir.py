@@ -86,7 +86,7 @@ class RunFolder:
         return self.write_text(name, json.dumps(strict(data), indent=1, allow_nan=False))
 
     def write_npz(self, name: str, arrays: dict[str, np.ndarray]) -> Path:
-        return self._atomic(name, lambda f: np.savez(f, **arrays))
+        return self._atomic(name, lambda f: np.savez(f, allow_pickle=False, **arrays))
 
     def write_with(self, name: str, write: Callable[[BinaryIO], object]) -> Path:
         """``write(f)`` fills a binary file that then atomically becomes ``name``."""

@@ -118,6 +118,10 @@ def significance_lines(result: RunResult, cfg: RunConfig) -> list[str]:
     return lines
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def plot(result: RunResult, path) -> bool:
     """Bar chart of each ranking metric per model, with bootstrap confidence intervals, to a path or a
     binary file (False: nothing to plot)."""
@@ -137,7 +141,8 @@ def plot(result: RunResult, path) -> bool:
         sel = [r for r in recs if r.protocol == protocol and metric_name(r) == metric]
         x = np.arange(len(sel))
         vals = np.array([r.value for r in sel])
-        err = np.array([[r.value - r.ci_low for r in sel], [r.ci_high - r.value for r in sel]])
+        err = np.array([[r.value - _or(r.ci_low, r.value) for r in sel],
+                        [_or(r.ci_high, r.value) - r.value for r in sel]])
         ax.bar(x, vals, yerr=err, capsize=3, color="#4C72B0")
         ax.set_xticks(x, [r.model for r in sel], rotation=30, ha="right", fontsize=8)
         ax.set_title(f"{metric} ({protocol})", fontsize=9)

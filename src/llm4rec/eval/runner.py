@@ -110,7 +110,8 @@ def sample_eval_users(split: Split, cfg: RunConfig) -> Split:
         return split
     keep = np.random.default_rng(cfg.eval.seed).choice(users, cfg.eval.max_users, replace=False)
     sub = target.subset(np.isin(target.user, keep))
-    return replace(split, **{part: sub}, params={**split.params, "max_users": cfg.eval.max_users})
+    params = {**split.params, "max_users": cfg.eval.max_users}
+    return replace(split, test=sub, params=params) if part == "test" else replace(split, valid=sub, params=params)
 
 
 def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool = False) -> RunResult:

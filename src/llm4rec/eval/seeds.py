@@ -62,10 +62,10 @@ def seed_spread(values: Sequence[float]) -> SeedSpread:
 
 def compare_across_seeds(a: Sequence[float], b: Sequence[float]) -> SeedComparison:
     """Paired comparison over seeds of two models' per-seed values (same seeds, same order)."""
-    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ValueError(f"per-seed values must pair up: {a.shape} vs {b.shape}")
-    d = a - b
+    x, y = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"per-seed values must pair up: {x.shape} vs {y.shape}")
+    d = x - y
     d = d[~np.isnan(d)]
     n = len(d)
     if n == 0:

@@ -43,16 +43,19 @@ class ParamRange(Config):
     def _one_kind(self) -> ParamRange:
         if (self.choices is None) == (self.low is None or self.high is None):
             raise ValueError("give either choices = [...] or both low and high")
-        if self.choices is None and self.low > self.high:  # type: ignore[operator]
+        if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"low ({self.low}) is above high ({self.high})")
         return self
 
     def suggest(self, trial: Any, name: str) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(name, self.choices)
+        low, high = self.low, self.high
+        if low is None or high is None:  # the validator allows this only with choices
+            raise ValueError(f"parameter {name!r} has neither choices nor a range")
         if self.integer:
-            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)  # type: ignore[arg-type]
-        return trial.suggest_float(name, self.low, self.high, log=self.log)  # type: ignore[arg-type]
+            return trial.suggest_int(name, int(low), int(high), log=self.log)
+        return trial.suggest_float(name, low, high, log=self.log)
 
 
 class SearchSpace(Config):
@@ -160,11 +163,14 @@ def tune(cfg: RunConfig, *, model: str | None = None, space: SearchSpace | None 
     table.to_csv(out / "trials.csv", index=False)
     (out / "trials.md").write_text(markdown_table(table) + "\n")
     best = study.best_trial
+    value = best.value
+    if value is None:  # only a multi-objective study's trials lack one value
+        raise ValueError("the best trial has no single objective value")
     best_params = {**spec.params, **best.params}
     best_cfg = cfg.model_copy(update={"models": [spec.model_copy(update={"params": best_params})]})
-    (out / "best.toml").write_text(f"# best of {len(table)} trials by validation NDCG@10 = {best.value:.4f} "
+    (out / "best.toml").write_text(f"# best of {len(table)} trials by validation NDCG@10 = {value:.4f} "
                                    f"(llm4rec tune)\n" + best_cfg.to_toml())
-    return TuneResult(best_params, float(best.value), table, out)
+    return TuneResult(best_params, float(value), table, out)
 
 
 def trials_table(study: Any) -> pd.DataFrame:

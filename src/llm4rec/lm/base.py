@@ -168,12 +168,12 @@ class _LM(ABC):
                     "run once with cache_mode='use' to record them")
         self.accounting.record(self.usage, items=n, cache_hits=n - len(todo))
         # identical inputs within one call are computed once
-        first: dict[Any, int] = {}
+        first: dict[str | int, int] = {}
         uniq = []
         for i in todo:
-            k = keys[i] if keys else i
-            if k not in first:
-                first[k] = i
+            ident: str | int = keys[i] if keys else i
+            if ident not in first:
+                first[ident] = i
                 uniq.append(i)
         for s in range(0, len(uniq), max(1, chunk)):
             idx = uniq[s:s + max(1, chunk)]

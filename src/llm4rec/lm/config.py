@@ -195,7 +195,7 @@ class OpenAIGeneratorConfig(_HTTPConfig):
 #: a generator block as a pydantic field (see ``EncoderConfig``)
 GeneratorConfig = Annotated[SerializeAsAny[Config], BeforeValidator(lambda v: generator_config(v))]
 
-def _backend_config(registry: Registry[type], data: Mapping[str, Any] | Config) -> Config:
+def _backend_config(registry: Registry[type[Any]], data: Mapping[str, Any] | Config) -> Config:
     if isinstance(data, Config):
         return data
     backend = data.get("backend")
@@ -221,7 +221,7 @@ def make_encoder(cfg: Any = None, **overrides: Any) -> Encoder:
     cfg = encoder_config(cfg if cfg is not None else {"backend": "sentence-transformers"})
     if overrides:
         cfg = cfg.model_copy(update=overrides)
-    return cfg.build()  # type: ignore[attr-defined, no-any-return]
+    return cfg.build()
 
 
 def make_generator(cfg: Any = None, **overrides: Any) -> Generator:
@@ -229,7 +229,7 @@ def make_generator(cfg: Any = None, **overrides: Any) -> Generator:
     cfg = generator_config(cfg if cfg is not None else {"backend": "llama-cpp"})
     if overrides:
         cfg = cfg.model_copy(update=overrides)
-    return cfg.build()  # type: ignore[attr-defined, no-any-return]
+    return cfg.build()
 
 
 _LIVE: dict[str, Any] = {}

@@ -115,10 +115,11 @@ class HFGenerator(Generator):
 
         self.folder, self.gguf_file = _resolve(model, gguf_file)
         super().__init__(model_name=str(model), **lm)
-        self.adapter, self.tuned = (Path(adapter), _read_tuned(adapter)) if adapter else (None, None)
+        self.adapter: Path | None = Path(adapter) if adapter else None
+        self.tuned: dict[str, Any] | None = _read_tuned(adapter) if adapter else None
         self.soft_prompt: torch.Tensor | None = None
-        if self.tuned and self.tuned["method"]["method"] == "full":  # a whole model: load it instead
-            self.folder, self.gguf_file = Path(adapter), None  # type: ignore[arg-type]
+        if self.adapter is not None and self.tuned and self.tuned["method"]["method"] == "full":
+            self.folder, self.gguf_file = self.adapter, None  # a whole model: load it instead
         kw: dict[str, Any] = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         try:
             config = AutoConfig.from_pretrained(self.folder, **kw)
@@ -131,7 +132,9 @@ class HFGenerator(Generator):
         self.score_chunk = self.generate_chunk = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder, **kw)
         cls = AutoModelForSeq2SeqLM if kind == "seq2seq" else AutoModelForCausalLM
-        self.model = cls.from_pretrained(self.folder, dtype=_torch_dtype(dtype), **kw).to(device).eval()
+        loaded = cls.from_pretrained(self.folder, dtype=_torch_dtype(dtype), **kw)
+        # transformers wraps PreTrainedModel.to so that type checkers take the model as its first argument
+        self.model = loaded.to(device).eval()  # type: ignore[arg-type]
         limit = max_length or getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.max_length = int(limit or 512)
         if self.tokenizer.pad_token_id is None:
@@ -264,6 +267,7 @@ class HFGenerator(Generator):
             ends = [i for i, t in enumerate(seq) if t in (tok.eos_token_id, pad)]
             n = ends[0] if ends else len(seq)
             text = tok.decode(seq[:n], skip_special_tokens=True)
+            assert isinstance(text, str)  # one sequence decodes to one string
             reason = "stop" if ends else "length"
             for s in stop:
                 if s and s in text:

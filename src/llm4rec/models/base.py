@@ -336,10 +336,10 @@ class Recommender(ABC):
         (path / "meta.json").write_text(json.dumps(meta, indent=1))
         h = self.history_log_
         state = {f"state.{k}": v for k, v in self.state_dict().items()}
-        np.savez(path / "state.npz", history_user=h.user, history_item=h.item,
+        np.savez(path / "state.npz", allow_pickle=False, history_user=h.user, history_item=h.item,
                  history_timestamp=h.timestamp, history_rating=h.rating, **state)
         if hasattr(self, "item_ids_"):
-            np.savez(path / "vocab.npz", user_ids=self.user_ids_, item_ids=self.item_ids_)
+            np.savez(path / "vocab.npz", allow_pickle=False, user_ids=self.user_ids_, item_ids=self.item_ids_)
             meta["vocab_fingerprint"] = self.vocabulary_fingerprint()
             (path / "meta.json").write_text(json.dumps(meta, indent=1))
         return path

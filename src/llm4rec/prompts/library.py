@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -136,7 +136,7 @@ class PromptSet:
                               f"overrides it must give every key: {sorted(t)})")
         return render(t[key], **fields)
 
-    def messages(self, **fields: Any) -> list[Mapping[str, str]]:
+    def messages(self, **fields: Any) -> list[dict[str, str]]:
         """Chat messages (``system`` optional, ``user``) of a generation template."""
         t = self.template
         msgs = [{"role": "system", "content": render(t["system"], **fields)}] if t.get("system") else []

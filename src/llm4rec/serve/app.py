@@ -7,6 +7,7 @@ Routes: ``POST /v1/recommend``, ``POST /v1/explain``, ``POST /v1/chat``, ``GET /
 
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -19,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from llm4rec import __version__
 from llm4rec.lm.errors import LMError
-from llm4rec.models.base import Recommender
+from llm4rec.models.llm.base import LLMRanker
 from llm4rec.serve import schemas as S
 from llm4rec.serve.auth import load_tokens, token_ok
 from llm4rec.serve.batching import MicroBatcher
@@ -32,17 +33,17 @@ PAGE = Path(__file__).with_name("demo.html")
 _ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": S.ErrorResponse} for c in (401, 404, 422, 429, 502, 504)}
 
 
-def _chat_model(service: Service) -> Recommender | None:
+def _chat_model(service: Service) -> LLMRanker | None:
     """The first served LLM ranker (or a pipeline's LLM stage): chat needs a generator."""
     for m in service.models.values():
         for cand in (m, getattr(m, "ranker_", None)):
-            if cand is not None and hasattr(cand, "generator") and hasattr(cand, "item_full_"):
+            if isinstance(cand, LLMRanker):
                 return cand
     return None
 
 
 def _error(status: int, code: str, message: str, details: list | None = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
+           headers: Mapping[str, str] | None = None) -> JSONResponse:
     body = {"code": code, "message": message, **({"details": details} if details else {})}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
@@ -102,7 +103,7 @@ def create_app(service: Service) -> FastAPI:
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
         return _error(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
-    v1 = {"dependencies": [Depends(authorized)], "responses": _ERRORS}
+    auth = [Depends(authorized)]  # every /v1 route: the API key check, and the error responses documented
 
     @app.get("/healthz", response_model=S.Health, tags=["ops"])
     async def healthz() -> S.Health:
@@ -118,13 +119,13 @@ def create_app(service: Service) -> FastAPI:
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text() if PAGE.exists() else "<p>llm4rec API: see /docs</p>")
 
-    @app.get("/v1/models", response_model=list[S.ModelInfo], tags=["recommend"], **v1)
+    @app.get("/v1/models", response_model=list[S.ModelInfo], tags=["recommend"], dependencies=auth, responses=_ERRORS)
     async def models() -> list[S.ModelInfo]:
         return [S.ModelInfo(label=k, name=m.name, adhoc_history=adhoc_ok(m), explains=explains(m))
                 for k, m in service.models.items()]
 
     @app.post("/v1/recommend", response_model=S.RecommendResponse, response_model_exclude_none=True, tags=["recommend"],
-              **v1)
+              dependencies=auth, responses=_ERRORS)
     async def recommend(req: S.RecommendRequest, request: Request) -> S.RecommendResponse:
         label, model = service.model(req.model)
         note(request, model=label, k=req.k, adhoc=req.history is not None,
@@ -136,7 +137,7 @@ def create_app(service: Service) -> FastAPI:
                                                        for i, v in zip(ids, scores, strict=True)])
 
     @app.post("/v1/explain", response_model=S.ExplainResponse, response_model_exclude_none=True, tags=["recommend"],
-              **v1)
+              dependencies=auth, responses=_ERRORS)
     async def explain(req: S.ExplainRequest, request: Request) -> S.ExplainResponse:
         label, _ = service.model(req.model)
         note(request, model=label, adhoc=req.history is not None)
@@ -146,7 +147,7 @@ def create_app(service: Service) -> FastAPI:
         text = await on_lane(label, service.explain, label, user, history, item)
         return S.ExplainResponse(model=label, item=S.Item(**service.item_info(item)), explanation=text)
 
-    @app.post("/v1/chat", response_model=S.ChatResponse, tags=["chat"], **v1)
+    @app.post("/v1/chat", response_model=S.ChatResponse, tags=["chat"], dependencies=auth, responses=_ERRORS)
     async def chat(req: S.ChatRequest, request: Request) -> S.ChatResponse:
         if store is None:
             raise ServiceError(404, "chat_unavailable", "no served model can chat (serve an LLM ranker)")
@@ -170,19 +171,20 @@ def create_app(service: Service) -> FastAPI:
         return S.ChatResponse(session_id=sid, reply=reply, state=ext, expires_in_s=s.session_ttl_s,
                               suggestions=[S.Item(**service.item_info(i)) for i in state["last"]])
 
-    @app.get("/v1/items/{item_id}", response_model=S.Item, tags=["catalog"], **v1)
+    @app.get("/v1/items/{item_id}", response_model=S.Item, tags=["catalog"], dependencies=auth, responses=_ERRORS)
     async def item(item_id: str) -> S.Item:
         try:
             return S.Item(**service.item_info(service.catalog.lookup(item_id), with_text=True))
         except KeyError:
             raise ServiceError(404, "unknown_item", f"unknown item {item_id!r}") from None
 
-    @app.get("/v1/users/{user_id}", response_model=S.UserResponse, tags=["catalog"], **v1)
+    @app.get("/v1/users/{user_id}", response_model=S.UserResponse, tags=["catalog"], dependencies=auth,
+             responses=_ERRORS)
     async def user(user_id: str, limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> S.UserResponse:
         hist = service.history(service.user(user_id), limit)
         return S.UserResponse(id=user_id, history=[S.Item(**service.item_info(i)) for i in hist])
 
-    paths = {r.path for r in app.routes}
+    paths = {path for r in app.routes if isinstance(path := getattr(r, "path", None), str)}
 
     def route_of(path: str) -> str:
         for prefix in ("/v1/items/", "/v1/users/"):

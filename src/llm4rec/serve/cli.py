@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from llm4rec.lm.policy import Backends
     from llm4rec.serve.settings import ServeSettings
 
 
@@ -69,13 +70,13 @@ def serve_command(
     from llm4rec.serve.artifact import load_artifact
 
     cfg = _read_settings(settings) if settings else ServeSettings()
-    update = {"batching": batching and cfg.batching}
+    update: dict[str, bool | str] = {"batching": batching and cfg.batching}
     if tokens_file:
         update["tokens_file"] = str(tokens_file)
     if no_auth:
         update["auth"] = False
     cfg = cfg.model_copy(update=update)
-    backends = {"generator": _read_block(generator)} if generator else ("trust" if trust_backends else None)
+    backends: Backends = {"generator": _read_block(generator)} if generator else ("trust" if trust_backends else None)
     art = load_artifact(artifact, backends)
     app = create_app(Service(art.models, art.user_ids, art.catalog, cfg))
     typer.echo(f"serving {', '.join(art.models)} on http://{host}:{port}/ (auth {'on' if cfg.auth else 'OFF'})")

@@ -10,13 +10,13 @@ from collections import OrderedDict
 from typing import Any
 
 from llm4rec.chat import ChatSession, DialogueState
-from llm4rec.models.base import Recommender
+from llm4rec.models.llm.base import LLMRanker
 
 
 class SessionStore:
     """``session id -> ChatSession`` over one LLM ranker; the catalog is encoded once, not per session."""
 
-    def __init__(self, model: Recommender, encoder: dict[str, Any], ttl_s: float, max_sessions: int,
+    def __init__(self, model: LLMRanker, encoder: dict[str, Any], ttl_s: float, max_sessions: int,
                  explain_tokens: int = 60) -> None:
         self.model, self.encoder, self.ttl_s, self.max_sessions = model, encoder, ttl_s, max_sessions
         self.explain_tokens = explain_tokens

@@ -170,6 +170,7 @@ class NegativeSampling(EvalProtocol):
     def _negatives(self, split: Split, part: str, row_users: np.ndarray) -> np.ndarray:
         parts = [split.train, split.valid, split.test]
         exclude = unique_pair_keys(parts + ([split.unused] if split.unused is not None else []), split.n_items)
+        weights: np.ndarray | None
         if self.sampler == "popularity":
             weights = split.train.item_counts()
         else:  # uniform over the items present in the split's data (None: all of them, the plain uniform draw)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
@@ -23,8 +25,9 @@ class ItemKNNConfig(ModelConfig):
 class ItemKNN(Recommender):
     """Score(u, j) = sum over the user's history items i of sim(i, j), keeping each item's top-k neighbours."""
 
-    Config = ItemKNNConfig
-    name = "itemknn"
+    Config: ClassVar[type[ItemKNNConfig]] = ItemKNNConfig
+    config: ItemKNNConfig
+    name: ClassVar[str] = "itemknn"
 
     def _fit(self, train: Interactions, valid: Interactions | None) -> None:
         x = train.to_csr(None if self.config.binary else "rating")

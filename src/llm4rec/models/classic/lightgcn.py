@@ -59,12 +59,12 @@ class _SymmetricSpMM(torch.autograd.Function):
     than autograd through a COO product)."""
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         ctx.a = a
         return torch.sparse.mm(a, x)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:
         return None, torch.sparse.mm(ctx.a, grad)
 
 
@@ -80,6 +80,8 @@ class LightGCN(BPRMF):
 
     Config: ClassVar[type[LightGCNConfig]] = LightGCNConfig
     config: LightGCNConfig
+    #: (user, item) vectors after propagation, computed once per set of weights
+    _propagated: tuple[torch.Tensor, torch.Tensor] | None
     name: ClassVar[str] = "lightgcn"
 
     def _build_net(self) -> nn.Module:

@@ -35,18 +35,20 @@ class ItemTable(nn.Module):
         text = torch.tensor(np.asarray(text, dtype=np.float32))
         if pad:
             text = torch.cat([torch.zeros(1, text.shape[1]), text])
+        self.text: torch.Tensor
         self.register_buffer("text", text, persistent=False)
         self.transform, self.ids, self.pad, self.id_dropout = transform, ids, pad, id_dropout
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         if idx.numel() > len(self.text):  # many lookups (a batch of sequences): map each item once
             return F.embedding(idx, self.weight)
-        out = self.transform(self.text[idx]) if self.transform is not None else 0
+        out: torch.Tensor | None = self.transform(self.text[idx]) if self.transform is not None else None
         if self.ids is not None:
             ids = self.ids(idx)
             if self.training and self.id_dropout > 0 and self.transform is not None:
                 ids = ids * (torch.rand(idx.shape, device=ids.device) >= self.id_dropout).unsqueeze(-1)
-            out = out + ids
+            out = ids if out is None else out + ids
+        assert out is not None  # __init__ requires a transform or ids
         if self.pad:
             out = out * (idx != 0).unsqueeze(-1).to(out.dtype)
         return out

@@ -26,7 +26,7 @@ from pydantic import Field
 from llm4rec.data.interactions import Interactions
 from llm4rec.lm.config import HFEncoderConfig
 from llm4rec.models.base import ModelConfig, ModelTags, Recommender
-from llm4rec.models.embed.text import catalog_texts, get_encoder, history_text, next_item_pairs
+from llm4rec.models.embed.text import catalog_texts, get_encoder, hf_encoder, history_text, next_item_pairs
 from llm4rec.prompts.library import PromptSet, render
 from llm4rec.registry import MODELS
 from llm4rec.tuning.encoder.prompt import PromptScorer, train_pointwise
@@ -63,14 +63,16 @@ class Prompt4NR(Recommender):
 
     Config: ClassVar[type[Prompt4NRConfig]] = Prompt4NRConfig
     config: Prompt4NRConfig
+    _net: PromptScorer | None  # the prompt + head over the encoder, built on first use
     name: ClassVar[str] = "prompt4nr"
 
     def _scorer(self) -> PromptScorer:
-        if getattr(self, "_net", None) is None:
+        net: PromptScorer | None = getattr(self, "_net", None)
+        if net is None:
             c = self.config
-            enc = get_encoder(c.encoder)
-            self._net = PromptScorer(enc.model, enc.tokenizer, c.prompt, c.n_prompts, c.encoder.max_length)
-        return self._net
+            enc = hf_encoder(get_encoder(c.encoder), self.name)
+            net = self._net = PromptScorer(enc.model, enc.tokenizer, c.prompt, c.n_prompts, c.encoder.max_length)
+        return net
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -104,8 +106,8 @@ class Prompt4NR(Recommender):
             history, user = train.item[f:r], train.user[r]
             texts.append(self._prompt(history, int(train.item[r])))
             labels.append(1.0)
-            negs = rng.integers(0, train.n_items, 4 * c.negatives)
-            negs = [j for j in negs if j not in seen[user].indices][:c.negatives]
+            drawn = rng.integers(0, train.n_items, 4 * c.negatives)
+            negs = [j for j in drawn if j not in seen[user].indices][:c.negatives]
             texts += [self._prompt(history, int(j)) for j in negs]
             labels += [0.0] * len(negs)
         with torch.random.fork_rng(devices=[]):

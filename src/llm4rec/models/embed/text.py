@@ -32,6 +32,7 @@ from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
 from llm4rec.lm.base import Encoder
 from llm4rec.lm.config import EncoderConfig, SentenceTransformersEncoderConfig, shared_encoder
+from llm4rec.lm.hf import HFEncoder
 from llm4rec.models.base import ModelConfig, ModelTags
 
 Pooling = Literal["mean", "recency"]
@@ -56,6 +57,13 @@ def get_encoder(cfg: Any) -> Encoder:
     """The process's one live encoder for this config (loading MiniLM costs seconds), shared with
     the LLM rankers' (:func:`~llm4rec.lm.config.shared_encoder`)."""
     return shared_encoder(cfg)
+
+
+def hf_encoder(enc: Encoder, who: str) -> HFEncoder:
+    """``enc`` as the Hugging Face encoder whose ``model`` / ``tokenizer`` a tuning model trains or wraps."""
+    if not isinstance(enc, HFEncoder):
+        raise ConfigError(f"{who} needs a Hugging Face encoder (backend 'hf'); got {type(enc).__name__}")
+    return enc
 
 
 def catalog_texts(catalog: Catalog | None, fields: list[str] | None = None) -> list[str]:

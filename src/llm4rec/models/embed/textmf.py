@@ -43,7 +43,7 @@ class TextMFConfig(BPRConfig, TextConfig):
 class TextMF(TextFeatures, BPRMF):
     """``score(u, i) = p_u . q_i + b_i`` with ``q_i = W t_i`` (text), ``e_i`` (ID) or ``W t_i + e_i``."""
 
-    Config: ClassVar[type[TextMFConfig]] = TextMFConfig  # type: ignore[assignment]
+    Config: ClassVar[type[TextMFConfig]] = TextMFConfig
     config: TextMFConfig
     name: ClassVar[str] = "textmf"
 
@@ -59,9 +59,12 @@ class TextMF(TextFeatures, BPRMF):
         net = super()._build_net()
         c, text = self.config, self.item_text_
         use_text, use_ids = c.item_repr != "id", c.item_repr != "text"
-        ids = bias_ids = None
+        ids: nn.Embedding | None = None
+        bias_ids: nn.Embedding | None = None
         if use_ids:
-            ids, bias_ids = net.item, net.bias  # BPR's initialisation (random vectors, zero biases)
+            item, bias = net.item, net.bias  # BPR's initialisation (random vectors, zero biases)
+            assert isinstance(item, nn.Embedding) and isinstance(bias, nn.Embedding)
+            ids, bias_ids = item, bias
             if use_text:
                 nn.init.zeros_(ids.weight)  # "both": an item starts at (and, unseen, stays at) its text vector
         net.item = ItemTable(text, nn.Linear(text.shape[1], c.factors, bias=False) if use_text else None, ids,

@@ -24,10 +24,10 @@ from pydantic import Field
 
 from llm4rec.data.catalog import Catalog
 from llm4rec.data.interactions import Interactions
-from llm4rec.lm.base import Encoder
 from llm4rec.lm.config import HFEncoderConfig, make_encoder
+from llm4rec.lm.hf import HFEncoder
 from llm4rec.models.base import ModelConfig, ModelTags, Recommender
-from llm4rec.models.embed.text import catalog_texts, get_encoder, history_text, next_item_pairs
+from llm4rec.models.embed.text import catalog_texts, get_encoder, hf_encoder, history_text, next_item_pairs
 from llm4rec.registry import MODELS
 from llm4rec.tuning.encoder import finetune_two_tower
 
@@ -56,17 +56,20 @@ class TwoTowerFT(Recommender):
     Config: ClassVar[type[TwoTowerConfig]] = TwoTowerConfig
     config: TwoTowerConfig
     name: ClassVar[str] = "twotower-ft"
+    #: fine-tuned encoder weights (None: frozen encoder) and the live encoder built from them
+    tuned_: dict[str, np.ndarray] | None
+    _enc: HFEncoder | None
 
     # ------------------------------------------------------------------ encoder
-    def _encoder(self) -> Encoder:
+    def _encoder(self) -> HFEncoder:
         """The live encoder (rebuilt after load or unpickling, then given the tuned weights)."""
-        enc = getattr(self, "_enc", None)
+        enc: HFEncoder | None = getattr(self, "_enc", None)
         if enc is None:
             tuned = getattr(self, "tuned_", None)
             if tuned is None:  # frozen: the shared encoder, its outputs cached across runs
-                enc = get_encoder(self.config.encoder)
+                enc = hf_encoder(get_encoder(self.config.encoder), self.name)
             else:  # tuned weights are not what the folder's hash identifies: never cache their outputs
-                enc = make_encoder(self.config.encoder, cache_mode="off")
+                enc = hf_encoder(make_encoder(self.config.encoder, cache_mode="off"), self.name)
                 enc.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tuned.items()})
             enc.model.eval()
             self._enc = enc
@@ -100,7 +103,7 @@ class TwoTowerFT(Recommender):
         self._enc = None
         self.fit_log_: dict[str, float] = {"params_trained": 0.0, "finetune_seconds": 0.0, "steps": 0.0}
         if c.finetune:
-            enc = make_encoder(c.encoder, cache_mode="off")
+            enc = hf_encoder(make_encoder(c.encoder, cache_mode="off"), self.name)
             queries, docs, doc_ids = self._pairs(train)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(c.seed)

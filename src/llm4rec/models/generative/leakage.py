@@ -52,9 +52,9 @@ def leakage_check(tokenizer: ItemTokenizer, split: Split, *, texts: Sequence[str
                   vectors: np.ndarray | None = None) -> LeakageReport:
     """Check ``tokenizer`` (fitted) against ``split`` (see the module docstring)."""
     n_items = split.train.n_items
-    codes = tokenizer._fitted()
+    codes = tokenizer.fitted_codes()
     refit = type(tokenizer)(tokenizer.config).fit(split.train, n_items, texts=texts, vectors=vectors)
-    again = refit._fitted()
+    again = refit.fitted_codes()
     cut_ok = again.shape == codes.shape and bool(np.array_equal(again, codes))
     num = id_numbers(codes)
     seq_of = split.known_for("test").sequences()  # what the model sees before the test item

@@ -65,12 +65,12 @@ class ItemTokenizer(ABC):
     @property
     def codebook_sizes(self) -> np.ndarray:
         """Codes per level (max code + 1)."""
-        return self._fitted().max(axis=0) + 1
+        return self.fitted_codes().max(axis=0) + 1
 
     def usage(self) -> list[dict[str, float]]:
         """Codebook usage per level: codes used, codebook size, share used, largest code's item share
         (codebook collapse shows as few codes used or one code holding most items)."""
-        codes = self._fitted()
+        codes = self.fitted_codes()
         out = []
         for level, size in enumerate(self.codebook_sizes):
             counts = np.bincount(codes[:, level], minlength=size)
@@ -79,7 +79,7 @@ class ItemTokenizer(ABC):
         return out
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"codes": self._fitted()}
+        return {"codes": self.fitted_codes()}
 
     @classmethod
     def from_state(cls, config: TokenizerConfig, state: dict[str, np.ndarray]) -> ItemTokenizer:
@@ -87,7 +87,8 @@ class ItemTokenizer(ABC):
         tok.codes_ = np.asarray(state["codes"], dtype=np.int64)
         return tok
 
-    def _fitted(self) -> np.ndarray:
+    def fitted_codes(self) -> np.ndarray:
+        """``codes_`` of the fitted tokenizer (a ConfigError before ``fit``)."""
         if self.codes_ is None:
             raise ConfigError(f"item tokenizer {self.name!r} is not fitted")
         return self.codes_

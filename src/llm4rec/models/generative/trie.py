@@ -9,7 +9,7 @@ distinct, valid, unseen items.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ class ItemTrie:
         for path in self.count:
             self.children.setdefault(path[:-1], []).append(path[-1])
 
-    def seen_counts(self, items: Sequence[int] | np.ndarray) -> Counter[tuple[int, ...]]:
+    def seen_counts(self, items: Iterable[int]) -> Counter[tuple[int, ...]]:
         out: Counter[tuple[int, ...]] = Counter()
         for i in items:
             path = tuple(map(int, self.tokens[int(i)]))
@@ -43,7 +43,8 @@ class ItemTrie:
     def allowed(self, prefix: tuple[int, ...], seen: Counter[tuple[int, ...]] | None = None) -> list[int]:
         kids = self.children.get(prefix, [])
         if seen:
-            kids = [t for t in kids if self.count[(*prefix, t)] > seen[(*prefix, t)]]
+            paths = [(*prefix, t) for t in kids]
+            kids = [path[-1] for path in paths if self.count[path] > seen[path]]
         return kids
 
     def allowed_fn(self, prompt_len: int, seen: list[Counter[tuple[int, ...]]]

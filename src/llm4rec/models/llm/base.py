@@ -110,7 +110,7 @@ class LLMRanker(Recommender):
         """The user's most recent ``max_history`` items, oldest first."""
         return self.seqs_[int(user)][-self.config.max_history:]
 
-    def texts(self, items: np.ndarray | list[int]) -> list[str]:
+    def texts(self, items: Sequence[int] | np.ndarray) -> list[str]:
         return [str(self.item_text_[int(i)]) for i in items]
 
     def summary(self, user: int) -> str:

@@ -25,7 +25,8 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
-def related(history: Sequence[int], item: int, item_text: Sequence[str], n: int = 3) -> list[int]:
+def related(history: Sequence[int] | np.ndarray, item: int, item_text: Sequence[str] | np.ndarray, n: int = 3
+            ) -> list[int]:
     """Up to ``n`` items of ``history`` (oldest first) whose text overlaps most with ``item``'s;
     ties go to the most recent. ``item`` itself is never its own evidence."""
     target = _words(str(item_text[int(item)]))

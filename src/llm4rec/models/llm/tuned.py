@@ -90,7 +90,7 @@ class TunedRankerConfig(LLMRankerConfig):
 class TunedRanker(LLMRanker):
     """Base of the tuned recommenders: subclasses build :meth:`examples` and score through :meth:`generator`."""
 
-    Config: ClassVar[type[TunedRankerConfig]] = TunedRankerConfig  # type: ignore[assignment]
+    Config: ClassVar[type[TunedRankerConfig]] = TunedRankerConfig
     config: TunedRankerConfig
 
     # ------------------------------------------------------------------ what subclasses provide

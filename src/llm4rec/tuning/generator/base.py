@@ -7,7 +7,8 @@ loaded causal LM into the trainable module; ``extract`` returns what to save of 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from llm4rec.config import Config
 from llm4rec.errors import ConfigError
@@ -30,14 +31,17 @@ class MethodConfig(Config):
         """Point ``generator`` (a private copy of the base ``hf`` generator) at the module in training."""
         generator.model = trained
 
-    def save(self, trained: Any, folder: Any) -> None:
+    def save_trained(self, trained: Any, folder: Any) -> None:
         """Write the trained result into ``folder`` (safetensors + JSON only)."""
         trained.save_pretrained(folder, safe_serialization=True)
 
 
-def register_method(name: str):  # type: ignore[no-untyped-def]
+M = TypeVar("M", bound=type[MethodConfig])
+
+
+def register_method(name: str) -> Callable[[M], M]:
     """Class decorator: register a :class:`MethodConfig` subclass under ``name``."""
-    def deco(cls: type[MethodConfig]) -> type[MethodConfig]:
+    def deco(cls: M) -> M:
         _METHODS[name] = cls
         return cls
     return deco

@@ -303,7 +303,7 @@ def tune_generator(base: HFGenerator, examples: Sequence[TokenExample], method: 
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    method.save(work, tmp)
+    method.save_trained(work, tmp)
     if not method.is_adapter:
         base.tokenizer.save_pretrained(tmp)
     result.saved_bytes = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
