@@ -201,7 +201,7 @@ def preceding_items(train: Interactions, max_len: int) -> np.ndarray:
 class CTRRecommender(TorchRecommender):
     """Base of :class:`DCNv2` and :class:`DIN`: labels, examples, side features, batched pair scoring."""
 
-    Config: ClassVar[type[CTRConfig]] = CTRConfig  # type: ignore[assignment]
+    Config: ClassVar[type[CTRConfig]] = CTRConfig
     config: CTRConfig
 
     # ------------------------------------------------------------------ side features and data
@@ -313,7 +313,7 @@ class DCNv2Config(CTRConfig):
 class DCNv2(CTRRecommender):
     """Deep & Cross Network V2 over ``[user, item, mean(history)]`` (+ KAR side vectors); see the module."""
 
-    Config: ClassVar[type[DCNv2Config]] = DCNv2Config  # type: ignore[assignment]
+    Config: ClassVar[type[DCNv2Config]] = DCNv2Config
     config: DCNv2Config
     name: ClassVar[str] = "dcnv2"
 
@@ -330,7 +330,7 @@ class DINConfig(CTRConfig):
 class DIN(CTRRecommender):
     """Deep Interest Network: target-conditioned attention over the history (+ KAR side vectors)."""
 
-    Config: ClassVar[type[DINConfig]] = DINConfig  # type: ignore[assignment]
+    Config: ClassVar[type[DINConfig]] = DINConfig
     config: DINConfig
     name: ClassVar[str] = "din"
 
