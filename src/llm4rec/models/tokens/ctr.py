@@ -35,7 +35,7 @@ from torch import nn
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
 from llm4rec.models.base import ModelTags
-from llm4rec.models.classic._torch import Batch, TorchConfig, TorchRecommender
+from llm4rec.models.classic.torch_base import Batch, TorchConfig, TorchRecommender
 from llm4rec.models.tokens.features import SideConfig, side_matrices
 from llm4rec.models.tokens.layers import (
     CrossNetV2,
