@@ -162,3 +162,20 @@ def test_method_configs_are_typed():
         method_config({"method": "adapterfusion"})
     with pytest.raises(Exception, match="invalid lora"):
         method_config({"method": "lora", "rank": 8})
+
+
+def test_method_overriding_config_save_is_refused():
+    """The trainer writes a method's result with save_trained(); an override of save() (the config's TOML
+    writer) would never be called, so registration refuses it."""
+    from typing import Any
+
+    from llm4rec.tuning.generator.base import MethodConfig, register_method
+
+    class Stale(MethodConfig):
+        method: str = "stale"
+
+        def save(self, trained: Any, folder: Any) -> None:  # type: ignore[override]
+            raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="save_trained"):
+        register_method("stale-test")(Stale)

@@ -42,6 +42,9 @@ M = TypeVar("M", bound=type[MethodConfig])
 def register_method(name: str) -> Callable[[M], M]:
     """Class decorator: register a :class:`MethodConfig` subclass under ``name``."""
     def deco(cls: M) -> M:
+        if "save" in vars(cls):  # the trainer calls save_trained; save is the config's own TOML writer
+            raise TypeError(f"tuning method {cls.__name__} overrides save(); write the trained result in "
+                            "save_trained(trained, folder)")
         _METHODS[name] = cls
         return cls
     return deco

@@ -61,7 +61,7 @@ class HybridMethod(LoraMethod):
     def view(self, generator: Any, trained: Any) -> None:
         raise NotImplementedError("hybrid prompts are scored by the recommender, not through a text generator")
 
-    def save(self, trained: Any, folder: Any) -> None:  # type: ignore[override]
+    def save_trained(self, trained: Any, folder: Any) -> None:
         from safetensors.torch import save_file
 
         trained.lm.save_pretrained(folder, safe_serialization=True)
