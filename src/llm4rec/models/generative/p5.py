@@ -70,6 +70,7 @@ class P5(Recommender):
     Config: ClassVar[type[P5Config]] = P5Config
     config: P5Config
     name: ClassVar[str] = "p5"
+    adapter_dir_: Path  # the tuned adapter (trained by fit, restored by from_state)
 
     def tags(self) -> ModelTags:
         return replace(super().tags(), needs_text=True, uses_generator=True)
@@ -84,7 +85,7 @@ class P5(Recommender):
         """Identifier tokens ``<a_0>``.. per (level, code), added to a private copy of the text tokenizer."""
         base = self._base()
         self.tokenizer_ = tok
-        codes = tok._fitted()
+        codes = tok.fitted_codes()
         sizes = [int(s) for s in tok.codebook_sizes]
         names = [[f"<{chr(ord('a') + level)}_{c}>" for c in range(size)] for level, size in enumerate(sizes)]
         self.text_tokenizer_ = copy.deepcopy(base.tokenizer)
@@ -211,7 +212,7 @@ class P5(Recommender):
     def _get_state(self) -> dict[str, np.ndarray]:
         from llm4rec.models.llm.tuned import adapter_state
 
-        return {"tokenizer.codes": self.tokenizer_._fitted(), **adapter_state(self.adapter_dir_)}
+        return {"tokenizer.codes": self.tokenizer_.fitted_codes(), **adapter_state(self.adapter_dir_)}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         from llm4rec.models.llm.tuned import restore_adapter

@@ -63,7 +63,7 @@ class ItemTrie:
         return self.item_of.get(tuple(map(int, tokens)))
 
 
-def beam_items(model: Any, prompt: Sequence[int], trie: ItemTrie, seen: Sequence[int] | np.ndarray, beams: int, *,
+def beam_items(model: Any, prompt: Sequence[int], trie: ItemTrie, seen: Iterable[int], beams: int, *,
                constrained: bool = True, pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Beam search of width ``beams`` after ``prompt`` (one user) with a transformers causal LM: the distinct
     items written, best first, and their beams' log-probabilities. With ``constrained`` the trie allows only

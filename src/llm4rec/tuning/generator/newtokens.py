@@ -35,7 +35,7 @@ class LoraTokensMethod(LoraMethod):
                          target_modules=list(self.target_modules), trainable_token_indices=list(self.token_ids))
         return get_peft_model(model, cfg)
 
-    def save(self, trained: Any, folder: Any) -> None:  # type: ignore[override]
+    def save_trained(self, trained: Any, folder: Any) -> None:
         """The LoRA weights and the new tokens' rows only (not the whole resized embedding matrix)."""
         trained.save_pretrained(folder, safe_serialization=True, save_embedding_layers=False)
 
