@@ -129,7 +129,11 @@ def from_dataframe(
             bad = bad | (frame[role].astype(str).str.strip() == "").to_numpy()
         if bad.any():
             raise FormatError(f"{at(int(np.argmax(bad)))}: empty {role} id")
-        _refuse_nul(frame[role], lambda row, role=role: f"{at(row)}: {role} id")
+
+        def where(row: int, role: str = role) -> str:
+            return f"{at(row)}: {role} id"
+
+        _refuse_nul(frame[role], where)
     has_time = "timestamp" in frame
     frame["timestamp"] = _parse_timestamps(frame["timestamp"], at) if has_time \
         else np.arange(len(frame), dtype=np.int64)
