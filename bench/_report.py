@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import platform
 import re
@@ -34,7 +35,12 @@ def write_section(name: str, title: str, body: str, command: str | None = None) 
              f"- date: {stamp}\n- machine: {machine()}\n- command: `{command}`\n\n{body.strip()}\n"
              f"<!-- /bench:{name} -->")
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = DOC.read_text() if DOC.exists() else HEADER
     pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    # Benchmarks finish concurrently: read-modify-write under a lock, replace atomically.
+    with open(DOC.with_name(".benchmarks.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = DOC.read_text() if DOC.exists() else HEADER
+        text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+        tmp = DOC.with_name(f".benchmarks.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(DOC)
