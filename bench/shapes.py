@@ -31,7 +31,8 @@ from llm4rec.models import make_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES = ("ml-100k", "few-users", "short", "long")
-MODELS = ("itemknn", "sasrec", "gru4rec", "bert4rec")
+SEQUENTIAL = ("sasrec", "gru4rec", "bert4rec")
+MODELS = ("itemknn", *SEQUENTIAL)
 
 
 def compact(inter: Interactions) -> Interactions:
@@ -57,6 +58,13 @@ def shape(name: str, seed: int) -> Interactions:
         keep = rng.choice(np.flatnonzero(counts >= 400), 300, replace=False)
         return compact(inter.subset(np.isin(inter.user, keep)))
     raise ValueError(f"unknown shape {name!r}; choose from {SHAPES}")
+
+
+def quiet(model_name: str) -> dict:
+    """``progress = False`` for models that have a progress bar (Pop and ItemKNN have none)."""
+    from llm4rec.models import get_model
+
+    return {"progress": False} if "progress" in get_model(model_name).Config.model_fields else {}
 
 
 def run_one(inter: Interactions, model_name: str, params: dict) -> dict:
@@ -96,7 +104,7 @@ def main() -> None:
                 if path.exists() and not overrides:
                     results[m] = json.loads(path.read_text())
                 else:
-                    results[m] = run_one(inter, m, {} if m == "itemknn" else {"progress": False, **overrides})
+                    results[m] = run_one(inter, m, {**quiet(m), **(overrides if m in SEQUENTIAL else {})})
                     if not overrides:  # smoke runs (--set) are never stored as results
                         path.write_text(json.dumps(results[m]))
                 r = results[m]
