@@ -18,17 +18,20 @@ from llm4rec.eval.config import load_run_config
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="configs/genrec-ml100k.toml")
-    ap.add_argument("--max-users", type=int, default=None, help="evaluate a seeded user sample (say so)")
+    ap.add_argument("--max-users", type=int, default=None,
+                    help="evaluate a seeded user sample (say so); default: the config's eval.max_users")
     ap.add_argument("--out", default="runs/genrec-bench")
     args = ap.parse_args()
     cfg = load_run_config(args.config)
-    cfg.eval.max_users = args.max_users
+    if args.max_users is not None:
+        cfg.eval.max_users = args.max_users
     run(cfg, Path(args.out), overwrite=True)
     text = (Path(args.out) / "report.md").read_text()
     body = text.split("\n", 2)[2] if text.startswith("# ") else text
-    sample = f"a seeded sample of {args.max_users} test users" if args.max_users else "all test users"
+    n = cfg.eval.max_users
+    sample = f"a seeded sample of {n} test users" if n else "all test users"
     print(body)
-    write_section(f"genrec-{cfg.name}", f"Generative retrieval per item tokenizer ({cfg.name}, {sample})",
+    write_section(f"genrec-{cfg.name}", f"Generative recommendation: {cfg.name} ({sample})",
                   body + "\nItems outside a user's beam (width 20) share one floor score, so HR/NDCG@20 "
                          "count only written items; seconds per user are in the cost table.",
                   f"PYTHONPATH=src python bench/genrec_quality.py --config {args.config}"
