@@ -10,7 +10,8 @@ seed 0) and the same catalog (seen items excluded):
 - ``llm-llara`` (``--methods hybrid``): the same with a projected SASRec item token beside each title.
 
 ``--protocol full`` (default) writes the tuned-ranker table; ``--protocol sampled`` (20 candidates: the
-test item and 19 seeded negatives) the LLaRA table (text-only ``lora`` vs ``hybrid``, HR@1).
+test item and 19 seeded negatives) the LLaRA table (text-only ``lora`` vs ``hybrid``, HR@1 by the verbalizer,
+and LLaRA's generation measures: validity and HR@1 of the greedy answer, ``generate_choices``).
 
 Metrics with 95% bootstrap CIs, the paired permutation test of each reranker against SASRec on the same
 users, and training / inference costs. The tuned rankers use the fitted SASRec of the first row as their
@@ -51,6 +52,7 @@ REFERENCE = {"full": "LlamaRec (Llama-2-7B, LoRA, all training users): ML-100K N
              "sampled": "LLaRA (Llama-2-7B, hybrid, curriculum): ML-100K HitRatio@1 0.4526 among 20 candidates, "
                         "validity 0.9789"}
 METRICS = {"full": ("ndcg@10", "hr@10"), "sampled": ("hr@1", "ndcg@10")}
+GENERATION = {"validity": "validity x100 [95% CI]", "gen_hr@1": "HR@1 by generation x100 [95% CI]"}
 
 
 def llamarec_params(method: str, train_users: int, epochs: int, seed: int, max_history: int) -> dict:
@@ -72,6 +74,21 @@ def evaluate(model, split, users, protocol) -> dict:
         res = protocol.evaluate(model, split, "test", ks=KS, metrics=("hr", "ndcg"), users=users)
     return {"users": [int(u) for u in res.users], **{k: [float(x) for x in v] for k, v in res.per_user.items()},
             "eval_seconds": res.seconds}
+
+
+def generation(model, split, users, protocol, row_users: list[int]) -> dict:
+    """Greedy answers among the sampled protocol's candidates, handed over in the order the protocol shows
+    them (the prompt then lists them as ``score`` does): per-user validity and HR@1 by generation, in the
+    order of ``row_users`` (the verbalizer's rows, checked)."""
+    from llm4rec.eval.protocols.base import select_users
+
+    all_users, items = protocol.candidates(split, "test")
+    keep = select_users(all_users, users)
+    shown = np.take_along_axis(items[keep], protocol.shown_order(split, "test")[keep], axis=1)
+    got = model.generate_choices(all_users[keep], shown, targets=items[keep, 0])
+    assert got.users.tolist() == row_users, "generation rows differ from the evaluated rows"
+    return {"validity": got.valid.astype(float).tolist(),
+            "gen_hr@1": got.hits.astype(float).tolist(), "gen_texts": got.texts}
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -110,25 +127,37 @@ def run(args: argparse.Namespace) -> list[dict]:
         model.use_retriever(sasrec).fit(split.train, split.valid, options)  # the same SASRec as the first row
         fit_s = time.perf_counter() - t0
         model.reset_usage()
-        done({"model": f"{name} {method}", "fit_seconds": fit_s, "train_users": args.train_users, "lr": LR[method],
-              "epochs": args.epochs, **evaluate(model, split, users, protocol), **model.costs()})
+        row = {"model": f"{name} {method}", "fit_seconds": fit_s, "train_users": args.train_users, "lr": LR[method],
+               "epochs": args.epochs, **evaluate(model, split, users, protocol)}
+        if protocol is not None:
+            row.update(generation(model, split, users, protocol, row["users"]),
+                       generate_tokens=model.config.generate_tokens)
+        done({**row, **model.costs()})
     return rows
 
 
+def ci_cell(values: list[float]) -> str:
+    """``mean [low, high]`` x100 with the percentile bootstrap CI over users."""
+    from llm4rec.eval.stats import bootstrap_ci
+
+    mean, lo, hi = bootstrap_ci(np.asarray(values), n_boot=1000, seed=0)
+    return f"{100 * mean:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]"
+
+
 def report(rows: list[dict], protocol: str) -> str:
-    from llm4rec.eval.stats import bootstrap_ci, paired_test
+    from llm4rec.eval.stats import paired_test
 
     main_metric, second = METRICS[protocol]
     base = next((r for r in rows if r["model"] == "sasrec"), None)
     up = {m: m.upper() for m in (main_metric, second)}
+    gen_cols = GENERATION if protocol == "sampled" else {}
     lines = [f"| model | {up[main_metric]} x100 [95% CI] | {up[second]} x100 [95% CI] | {up[main_metric]} diff vs "
-             "SASRec [95% CI] | p | fit s | inference s/user | inference tokens/user |", "|---" * 8 + "|"]
+             "SASRec [95% CI] | p | fit s | inference s/user | inference tokens/user |"
+             + "".join(f" {head} |" for head in gen_cols.values()), "|---" * (8 + len(gen_cols)) + "|"]
     verdicts = []
     for r in rows:
-        cells = []
-        for m in (main_metric, second):
-            mean, lo, hi = bootstrap_ci(np.asarray(r[m]), n_boot=1000, seed=0)
-            cells.append(f"{100 * mean:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]")
+        cells = [ci_cell(r[m]) for m in (main_metric, second)]
+        gen = [ci_cell(r[m]) if m in r else "-" for m in gen_cols]
         if base is not None and r is not base:
             assert r["users"] == base["users"]
             t = paired_test(np.asarray(r[main_metric]), np.asarray(base[main_metric]), n_boot=2000, seed=0)
@@ -139,7 +168,8 @@ def report(rows: list[dict], protocol: str) -> str:
         else:
             diff, p = "-", "-"
         lines.append(f"| {r['model']} | {cells[0]} | {cells[1]} | {diff} | {p} | {r.get('fit_seconds', 0):.0f} | "
-                     f"{r.get('lm_seconds_per_user', 0):.2f} | {r.get('lm_tokens_per_user', 0):.0f} |")
+                     f"{r.get('lm_seconds_per_user', 0):.2f} | {r.get('lm_tokens_per_user', 0):.0f} |"
+                     + "".join(f" {c} |" for c in gen))
     tuned = [r for r in rows if r["model"].startswith(("llm-llamarec", "llm-llara"))]
     cost = ["| model | training users drawn (of: target in SASRec top 20 / eligible) | trainable params | steps | "
             "train s | s/step | train tokens/s | adapter bytes |", "|---" * 8 + "|"]
@@ -157,10 +187,17 @@ def report(rows: list[dict], protocol: str) -> str:
                "identical for every model; LLaRA's own code redraws them unseeded)")
     target = ("the tuned ranker improves its retriever with p < 0.05" if protocol == "full" else
               "hybrid prompts above text-only and SASRec (HR@1)")
+    gen_tokens = next((r["generate_tokens"] for r in tuned if "generate_tokens" in r), "-")
+    gen_note = ("" if not gen_cols else f"""
+HR@1 is the verbalizer's (the letter with the highest probability at the answer position, never invalid);
+*validity* and *HR@1 by generation* are LLaRA's measures: the tuned model decodes {gen_tokens} tokens greedily
+and unconstrained from the same prompt, and its answer counts as valid when it starts with one of the shown
+letters (`A`, ` (B)`, `C.`; `llm4rec.models.llm.tuned.parse_choice`), as a hit when that letter is the test
+item's (an invalid answer is a miss).""")
     return f"""{setting}; leave-one-out test item of {n} seeded ML-100K users (`bench/llm_rank.setup`, user
 draw seed 0). The tuned rankers rerank SASRec's top 20 (the *same* fitted SASRec as the first row) and keep
 its order below them. CIs: percentile bootstrap over users (1000 resamples); p: paired sign-flip permutation
-test on per-user {main_metric} against SASRec (2000 flips). Reference: {REFERENCE[protocol]}.
+test on per-user {main_metric} against SASRec (2000 flips). Reference: {REFERENCE[protocol]}.{gen_note}
 
 {chr(10).join(lines)}
 

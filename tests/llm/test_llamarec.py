@@ -134,3 +134,80 @@ def test_recipe_runs_through_the_runner_with_early_stopping(tmp_path):
     records = json.loads((tmp_path / "results.json").read_text())
     got = {(r["metric"], r["k"]): r["value"] for r in records if r["model"] == "llm-llamarec"}
     assert ("ndcg", 10) in got and got[("tune_steps", None)] == 2 and got[("tune_best_step", None)] >= 1
+
+
+# ---------------------------------------------------------------------- generation with validity
+@pytest.mark.parametrize(("text", "want"), [
+    (" B", 1), ("B", 1), (" (B)", 1), ("(C) Titanic (1997)", 2), ("A.", 0), (" A)\n", 0), ("\n H", 7), ("(D", 3),
+    ("", None), ("   ", None), ("Because", None), ("The answer is B", None), (" (I)", None), (" Z", None),
+    (" b", None), ("BB", None), ("B1", None), ("[B]", None),
+])
+def test_parse_choice_reads_the_leading_letter_only(text, want):
+    from llm4rec.models.llm.tuned import parse_choice
+
+    assert parse_choice(text, list("ABCDEFGH")) == want
+
+
+def test_generation_is_a_greedy_decode_of_the_verbalizer_prompt(fitted, small_catalog_split):
+    """The text of ``generate_choice`` is a greedy loop over the prompt's token ids (one full forward pass per
+    token, no KV cache) and the chosen item is the parsed letter's candidate."""
+    import torch
+
+    from llm4rec.models.llm.tuned import parse_choice
+
+    g = fitted.generator
+    u, cands = int(np.unique(small_catalog_split.test.user)[0]), np.array([5, 9, 2, 6, 1])
+    ids = g.encode_prompt(fitted.prompt(fitted.seqs_[u], cands))
+    new: list[int] = []
+    with torch.inference_mode():
+        for _ in range(fitted.config.generate_tokens):
+            t = int(g.model(input_ids=torch.tensor([ids + new])).logits[0, -1].argmax())
+            if t in (g.tokenizer.eos_token_id, g.tokenizer.pad_token_id):
+                break
+            new.append(t)
+    chosen, text = fitted.generate_choice(u, cands)
+    assert new and text == g.tokenizer.decode(new, skip_special_tokens=True)
+    pick = parse_choice(text, list("ABCDE"))
+    assert chosen == (None if pick is None else int(cands[pick]))
+
+
+def test_validity_and_hit_rate_by_generation(fitted, small_catalog_split, monkeypatch):
+    """Constructed answers: one hit, one valid miss, two invalid -> validity 1/2, HR@1 1/4; costs count them."""
+    import llm4rec.models.llm.llamarec as llamarec
+
+    tok = fitted.generator.tokenizer
+    answers = iter([" B", " (A) Heat", "Because", " Z"])
+    monkeypatch.setattr(llamarec, "greedy_new_tokens",
+                        lambda gen, embeds, n: tok(next(answers), add_special_tokens=False).input_ids)
+    users = np.unique(small_catalog_split.test.user)[:4]
+    items = np.tile(np.arange(10), (4, 1))
+    shown = fitted.shown_candidates(users, items)
+    pop = np.bincount(small_catalog_split.train.item, minlength=small_catalog_split.train.n_items)[:10]
+    np.testing.assert_array_equal(shown[0], np.argsort(-pop, kind="stable")[:8])  # Pop's top 8, its order
+    targets = np.array([shown[0, 1], shown[1, 3], shown[2, 0], shown[3, 0]])
+    fitted.reset_usage()
+    got = fitted.generate_choices(users, items, targets)
+    assert got.chosen.tolist() == [shown[0, 1], shown[1, 0], -1, -1]
+    assert got.valid.tolist() == [True, True, False, False] and got.hits.tolist() == [True, False, False, False]
+    assert got.summary() == {"validity": 0.5, "gen_hr@1": 0.25}
+    assert got.texts[2] == "Because"
+    costs = fitted.costs()
+    assert costs["gen_users"] == 4 and costs["gen_validity"] == 0.5
+    assert costs["gen_new_tokens_per_user"] == np.mean([len(tok(a, add_special_tokens=False).input_ids)
+                                                        for a in (" B", " (A) Heat", "Because", " Z")])
+    assert costs["lm_users"] == 0  # the verbalizer's costs are apart
+
+
+def test_generation_costs_are_recorded(fitted, small_catalog_split):
+    users = np.unique(small_catalog_split.test.user)[:2]
+    cands = np.array([[3, 1, 4, 0], [5, 9, 2, 6]])
+    fitted.reset_usage()
+    assert "gen_users" not in fitted.costs()
+    prompt_tokens = [len(fitted.generator.encode_prompt(fitted.prompt(fitted.seqs_[int(u)], c)))
+                     for u, c in zip(users, cands, strict=True)]
+    texts = [fitted.generate_choice(int(u), c)[1] for u, c in zip(users, cands, strict=True)]
+    costs = fitted.costs()
+    assert costs["gen_users"] == 2 and costs["gen_seconds_per_user"] > 0
+    assert 1 <= costs["gen_new_tokens_per_user"] <= fitted.config.generate_tokens
+    assert costs["gen_tokens_per_user"] == np.mean(prompt_tokens) + costs["gen_new_tokens_per_user"]
+    assert all(isinstance(t, str) for t in texts)

@@ -120,3 +120,61 @@ def test_llara_needs_the_hybrid_method_and_an_embedding_retriever(small_catalog_
         make_model("llm-llara", params(method={"method": "lora"}))
     with pytest.raises(Exception, match="item embeddings"):
         make_model("llm-llara", params(retriever="pop", retriever_params={})).fit(small_catalog_split.train)
+
+
+def test_generation_through_item_tokens_is_a_greedy_decode(fitted, small_catalog_split):
+    """``generate_choice`` equals a manual greedy loop over the hybrid prompt's embeddings (projected item
+    tokens included; one full forward pass per token), and it reads the item tokens: other ID embeddings
+    change the prompt's embeddings at exactly the item tokens."""
+    import torch
+
+    from llm4rec.models.llm.tuned import parse_choice
+
+    gen = fitted.generator
+    emb_table = gen.model.get_input_embeddings()
+    u, cands = int(np.unique(small_catalog_split.test.user)[1]), np.array([7, 3, 0, 5])
+    with torch.inference_mode():
+        emb = fitted.answer_embeds(u, cands)
+        ids = fitted.hybrid_ids(gen, fitted.prompt(fitted.seqs_[u], cands))
+        assert emb.shape[1] == len(ids)
+        new: list[int] = []
+        for _ in range(fitted.config.generate_tokens):
+            t = int(gen.model(inputs_embeds=emb).logits[0, -1].argmax())
+            if t in (gen.tokenizer.eos_token_id, gen.tokenizer.pad_token_id):
+                break
+            new.append(t)
+            emb = torch.cat([emb, emb_table(torch.tensor([[t]]))], 1)
+    chosen, text = fitted.generate_choice(u, cands)
+    assert new and text == gen.tokenizer.decode(new, skip_special_tokens=True)
+    pick = parse_choice(text, list("ABCD"))
+    assert chosen == (None if pick is None else int(cands[pick]))
+
+    key, projector, vectors = fitted.__dict__["hybrid_"]
+    fitted.__dict__["hybrid_"] = (key, projector, vectors * 0 + 1)
+    try:
+        with torch.inference_mode():
+            other = fitted.answer_embeds(u, cands)
+    finally:
+        fitted.__dict__["hybrid_"] = (key, projector, vectors)
+    with torch.inference_mode():
+        differs = (other[0] != fitted.answer_embeds(u, cands)[0]).any(-1)
+    vocab = emb_table.num_embeddings
+    assert differs.tolist() == [i >= vocab for i in ids]
+
+
+def test_llara_generation_reports_validity_and_costs(fitted, small_catalog_split):
+    from llm4rec.models.llm.tuned import parse_choice
+
+    users = np.unique(small_catalog_split.test.user)[:3]
+    items = np.tile(np.arange(12), (3, 1))
+    fitted.reset_usage()
+    got = fitted.generate_choices(users, items, targets=items[:, 0])
+    assert got.shown.shape == (3, 8) and len(got.texts) == 3
+    for row, c, text in zip(got.shown, got.chosen, got.texts, strict=True):
+        pick = parse_choice(text, list("ABCDEFGH"))
+        assert c == (-1 if pick is None else row[pick])
+    assert got.summary() == {"validity": got.valid.mean(), "gen_hr@1": (got.chosen == items[:, 0]).mean()}
+    costs = fitted.costs()
+    assert costs["gen_users"] == 3 and costs["gen_validity"] == got.valid.mean()
+    assert costs["gen_tokens_per_user"] > costs["gen_new_tokens_per_user"] > 0
+    assert "lm_tokens_per_user" in costs  # no verbalizer call yet: its counters are empty, no KeyError

@@ -192,12 +192,21 @@ class HFGenerator(Generator):
             return out
         import torch
 
-        emb = self.model.get_input_embeddings()(ids)
-        emb = torch.cat([self.soft_prompt.expand(len(ids), -1, -1), emb], 1)
+        emb = self.input_embeds(ids)
         full = torch.ones(emb.shape[:2], dtype=torch.long, device=emb.device)
         if mask is not None:
             full[:, self.n_soft:] = mask
         return {"inputs_embeds": emb, "attention_mask": full}
+
+    def input_embeds(self, ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings ``(batch, n_soft + len, d)`` of token ids that *start* a sequence, as the model
+        reads them: the soft prompt of a prompt-tuning adapter, if any, first."""
+        import torch
+
+        emb = self.model.get_input_embeddings()(ids)
+        if self.soft_prompt is None:
+            return emb
+        return torch.cat([self.soft_prompt.expand(len(ids), -1, -1), emb], 1)
 
     def _prefix(self, ctx: list[int]) -> tuple[torch.Tensor, Any, int]:
         """(logits after the context, its KV state, the number of positions in that state)."""

@@ -14,11 +14,19 @@ verbalizer): no free text, so no invalid answer. Full ranking (``score(users)``)
 LLM's order above every other item, which keeps the retriever's order. Candidates
 (``score(users, items)``): the same within the given items, so scores depend on the candidate set
 (``candidate_dependent``).
+
+Generation (LLaRA's measure, beside the verbalizer): :meth:`LlamaRec.generate_choice` decodes
+``generate_tokens`` tokens greedily and unconstrained from the same prompt and parses the answer into one
+of the shown letters (:func:`~llm4rec.models.llm.tuned.parse_choice`; anything else is invalid);
+:meth:`LlamaRec.generate_choices` returns a :class:`Generated` with ``validity`` (share of users whose
+answer names a shown candidate) and ``gen_hr@1`` (share whose named candidate is the target). Its tokens
+and seconds are reported by ``costs()`` as ``gen_*``, apart from the verbalizer's ``lm_*``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,8 +35,14 @@ from pydantic import Field
 from llm4rec.data.interactions import Interactions
 from llm4rec.errors import ConfigError
 from llm4rec.models.base import ModelTags, Recommender, mask_rows
-from llm4rec.models.llm.rerank import rerank_top
-from llm4rec.models.llm.tuned import TunedRanker, TunedRankerConfig, choice_probabilities
+from llm4rec.models.llm.rerank import rerank_top, top_columns
+from llm4rec.models.llm.tuned import (
+    TunedRanker,
+    TunedRankerConfig,
+    choice_probabilities,
+    greedy_new_tokens,
+    parse_choice,
+)
 from llm4rec.models.registry import make_model
 from llm4rec.registry import MODELS
 
@@ -44,6 +58,37 @@ class LlamaRecConfig(TunedRankerConfig):
     top_n: int = Field(20, ge=2, le=26, description="candidates shown under letters A.. (at most 26)")
     max_train_users: int | None = Field(None, ge=1, description="cap on training examples (seeded draw)")
     sample_seed: int = Field(0, description="seed of the training-user draw")
+    generate_tokens: int = Field(4, ge=1, le=64, description="tokens decoded greedily by generate_choice")
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Greedy answers of users among the candidates shown to them (:meth:`LlamaRec.generate_choices`)."""
+
+    users: np.ndarray
+    shown: np.ndarray  # (users, shown candidates), in the order of the prompt's letters
+    chosen: np.ndarray  # the item each answer names, -1 for an invalid answer
+    texts: list[str]  # the raw generated text
+    targets: np.ndarray | None = None  # each user's target item, when known
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Per user: the answer names one of the shown candidates."""
+        return self.chosen >= 0
+
+    @property
+    def hits(self) -> np.ndarray:
+        """Per user: the named candidate is the target (HR@1 by generation)."""
+        if self.targets is None:
+            raise ValueError("no targets: pass targets to generate_choices")
+        return self.chosen == self.targets
+
+    def summary(self) -> dict[str, float]:
+        """``validity`` and, with targets, ``gen_hr@1`` (means over users; 0 for no users)."""
+        out = {"validity": float(self.valid.mean()) if len(self.users) else 0.0}
+        if self.targets is not None:
+            out["gen_hr@1"] = float(self.hits.mean()) if len(self.users) else 0.0
+        return out
 
 
 @MODELS.register("llm-llamarec")
@@ -189,6 +234,61 @@ class LlamaRec(TunedRanker):
     def _rank_user(self, user: int, items: np.ndarray) -> np.ndarray:
         return self.letter_scores(np.array([user]), items[None, :])[0]
 
+    # ------------------------------------------------------------------ generation
+    def answer_embeds(self, user: int, candidates: np.ndarray) -> Any:
+        """Input embeddings ``(1, T, d)`` of the user's prompt over ``candidates`` as the tuned model reads it
+        (the ids the verbalizer and the training examples use, after a prompt-tuning soft prompt if any)."""
+        import torch
+
+        gen: Any = self.generator
+        ids = gen.encode_prompt(self.prompt(self.seqs_[int(user)], candidates))
+        return gen.input_embeds(torch.tensor([ids], device=gen.device))
+
+    def shown_candidates(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The candidates the prompt shows among ``items`` (one row per user): the retriever's top
+        ``top_n`` in its order, as :meth:`score` with these items shows them."""
+        scores = np.asarray(self.retriever_.score(users, items), dtype=np.float64)
+        return np.take_along_axis(items, top_columns(scores, self.config.top_n), axis=1)
+
+    def generate_choice(self, user: int, candidates: np.ndarray) -> tuple[int | None, str]:
+        """(the candidate the greedy answer names, or None when it names none; the raw generated text)
+        of ``user`` shown ``candidates`` in this order (at most ``top_n``), decoding ``generate_tokens`` tokens."""
+        import torch
+
+        self.check_fitted()
+        gen: Any = self.generator
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            embeds = self.answer_embeds(user, candidates)
+            new = greedy_new_tokens(gen, embeds, self.config.generate_tokens)
+        text = str(gen.tokenizer.decode(new, skip_special_tokens=True))
+        pick = parse_choice(text, self.labels(len(candidates)))
+        for name, value in (("gen_users", 1), ("gen_prompt_tokens", embeds.shape[1]), ("gen_new_tokens", len(new)),
+                            ("gen_valid", pick is not None), ("gen_seconds", time.perf_counter() - t0)):
+            self.count(name, float(value))
+        return (None if pick is None else int(candidates[pick])), text
+
+    def generate_choices(self, users: np.ndarray, items: np.ndarray, targets: np.ndarray | None = None) -> Generated:
+        """Greedy answers of ``users`` among their ``items`` (one row per user; the prompt shows
+        :meth:`shown_candidates` of them), with validity and, given ``targets``, HR@1 by generation."""
+        users = np.asarray(users, dtype=np.int64)
+        shown = self.shown_candidates(users, np.asarray(items, dtype=np.int64))
+        answers = [self.generate_choice(int(u), row) for u, row in zip(users, shown, strict=True)]
+        chosen = np.array([-1 if a is None else a for a, _ in answers], dtype=np.int64)
+        return Generated(users, shown, chosen, [t for _, t in answers],
+                         None if targets is None else np.asarray(targets, dtype=np.int64))
+
+    def generation_costs(self) -> dict[str, float]:
+        """Users answered by generation, their validity, and prompt / new tokens and seconds per user."""
+        stats = self.__dict__.get("stats_", {})
+        n = stats.get("gen_users", 0.0)
+        if not n:
+            return {}
+        return {"gen_users": n, "gen_validity": stats["gen_valid"] / n,
+                "gen_tokens_per_user": (stats["gen_prompt_tokens"] + stats["gen_new_tokens"]) / n,
+                "gen_new_tokens_per_user": stats["gen_new_tokens"] / n,
+                "gen_seconds_per_user": stats["gen_seconds"] / n}
+
     # ------------------------------------------------------------------ persistence and costs
     def _get_state(self) -> dict[str, np.ndarray]:
         state = super()._get_state()
@@ -209,5 +309,6 @@ class LlamaRec(TunedRanker):
         super()._set_state({k: v for k, v in state.items() if not k.startswith(_RETRIEVER) and k != "train_stats"})
 
     def extra_metrics(self) -> dict[str, float]:
-        """Training costs plus how many training users had their target in the retriever's top N."""
-        return {**super().extra_metrics(), **getattr(self, "train_stats_", {})}
+        """Training costs, how many training users had their target in the retriever's top N, and the
+        generation costs."""
+        return {**super().extra_metrics(), **getattr(self, "train_stats_", {}), **self.generation_costs()}

@@ -11,8 +11,10 @@ Curriculum: the share of training prompts that carry item tokens rises from 0 to
 
 Differences from LLaRA: candidates come from the retriever (LLaRA: 20 random candidates; the sampled
 protocol with 19 seeded negatives gives that setting through ``score(users, items)``), the answer is the
-candidate's letter scored by its probability (LLaRA generates the title and reports validity: there is
-no invalid answer here), and the base model is SmolLM2-135M rather than Llama-2-7B.
+candidate's letter, scored by its probability (no invalid answer) and, as LLaRA measures it, generated:
+:meth:`~llm4rec.models.llm.llamarec.LlamaRec.generate_choices` decodes greedily from the same hybrid prompt
+(``inputs_embeds`` with the item tokens) and reports validity (LLaRA generates the title; here the letter),
+and the base model is SmolLM2-135M rather than Llama-2-7B.
 """
 
 from __future__ import annotations
@@ -114,25 +116,34 @@ class Llara(LlamaRec):
             self.__dict__["hybrid_"] = cached
         return self.generator, cached[1], cached[2]
 
-    def letter_scores(self, users: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    def answer_embeds(self, user: int, candidates: np.ndarray) -> Any:
+        """Input embeddings ``(1, T, d)`` of the hybrid prompt: token embeddings, and the projected item
+        vectors at the item tokens."""
         import torch
 
         gen, projector, vectors = self._hybrid()
+        ids = self.hybrid_ids(gen, self.prompt(self.seqs_[int(user)], candidates))
+        emb, _ = hybrid_embeds(gen.model.get_input_embeddings(), projector, vectors,
+                               torch.tensor([ids], device=gen.device))
+        return emb
+
+    def letter_scores(self, users: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        import torch
+
+        gen: Any = self.generator
         choice = torch.tensor(gen.choice_ids(self.choices(candidates.shape[1])))
         out = np.empty(candidates.shape, np.float32)
         with self.track(len(users)), torch.inference_mode():
             for r, u in enumerate(users):
-                ids = self.hybrid_ids(gen, self.prompt(self.seqs_[int(u)], candidates[r]))
-                emb, _ = hybrid_embeds(gen.model.get_input_embeddings(), projector, vectors,
-                                       torch.tensor([ids], device=gen.device))
+                emb = self.answer_embeds(int(u), candidates[r])
                 logits = gen.model(inputs_embeds=emb).logits[0, -1].float()
                 lp = torch.log_softmax(logits, -1)[choice].double().numpy()
                 out[r] = choice_probabilities(lp[None])[0]
-                self.count("hybrid_prompt_tokens", len(ids))
+                self.count("hybrid_prompt_tokens", emb.shape[1])
         return out
 
     def extra_metrics(self) -> dict[str, float]:
-        stats = self.__dict__.get("stats_", {})
+        tokens = self.__dict__.get("stats_", {}).get("hybrid_prompt_tokens", 0.0)
         users = (self.__dict__.get("usage_") or {}).get("users", 0.0)
-        extra = {"lm_tokens_per_user": stats["hybrid_prompt_tokens"] / users} if users and stats else {}
+        extra = {"lm_tokens_per_user": tokens / users} if users and tokens else {}
         return {**super().extra_metrics(), **extra}

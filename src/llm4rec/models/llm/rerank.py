@@ -38,11 +38,17 @@ def rerank_top(items: np.ndarray, scores: np.ndarray, pickable: np.ndarray, top_
     out = (scores - lo) / np.maximum(hi - lo, 1e-12) - 2.0
     if n == 0 or len(items) == 0:
         return out.astype(np.float32)
-    top = np.argsort(-pickable, axis=1, kind="stable")[:, :n]
+    top = top_columns(pickable, n)
     llm = np.asarray(rank(np.take_along_axis(items, top, axis=1)))
     ranks = rankdata(llm, axis=1)  # ties (e.g. unnamed items of a listwise ranker) stay tied
     np.put_along_axis(out, top, 1.0 + ranks / n, axis=1)
     return out.astype(np.float32)
+
+
+def top_columns(pickable: np.ndarray, n: int) -> np.ndarray:
+    """Per row, the columns of the ``n`` highest ``pickable`` values, best first (ties: lower column first):
+    the items :func:`rerank_top` hands to the LLM, in that order."""
+    return np.argsort(-pickable, axis=1, kind="stable")[:, :n]
 
 
 class RerankConfig(ModelConfig):

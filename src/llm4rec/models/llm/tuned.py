@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -195,6 +196,41 @@ def choice_probabilities(logprobs: np.ndarray) -> np.ndarray:
     z = logprobs - logprobs.max(axis=-1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=-1, keepdims=True)
+
+
+_CHOICE_RE = re.compile(r"\s*\(?([A-Za-z])(?![A-Za-z0-9])")
+
+
+def parse_choice(text: str, labels: Sequence[str]) -> int | None:
+    """The position in ``labels`` of the candidate a generated answer names, or None (an invalid answer).
+
+    The rule: after leading whitespace the answer starts with a label letter, optionally inside an
+    opening parenthesis, and the letter is not followed by another letter or digit (``"B"``, ``" B"``,
+    ``"(B)"``, ``"B)"``, ``"B. Title"``, ``" (B) Title"``). The letter must be one of the shown ``labels``,
+    case included; anything else (empty text, ``"Because"``, ``"The answer is B"``, a label beyond the
+    shown candidates, a lower-case letter) is invalid.
+    """
+    m = _CHOICE_RE.match(text)
+    if m is None or m.group(1) not in labels:
+        return None
+    return list(labels).index(m.group(1))
+
+
+def greedy_new_tokens(generator: Any, embeds: Any, max_new_tokens: int) -> list[int]:
+    """Greedy, unconstrained continuation (``model.generate``) of one prompt given as input embeddings
+    ``(1, T, d)`` by a causal ``hf`` generator: the new token ids, cut before the first end-of-sequence
+    (or padding) token."""
+    import torch
+
+    tok = generator.tokenizer
+    mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
+    with torch.inference_mode():
+        out = generator.model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                       do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None,
+                                       pad_token_id=tok.pad_token_id)
+    new = [int(t) for t in out[0].tolist()]  # given embeddings only, generate returns the new tokens only
+    ends = [i for i, t in enumerate(new) if t in (tok.eos_token_id, tok.pad_token_id)]
+    return new[:ends[0]] if ends else new
 
 
 def quoted(texts: Sequence[str], empty: str) -> str:
