@@ -37,7 +37,10 @@ class GenRecConfig(TorchConfig):
     heads: int = Field(2, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
     beams: int = Field(20, ge=1, description="beam width = items written per user")
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(200, ge=1, description="maximum passes: a cap, not the budget (early stopping on "
+                                               "validation NDCG@10 ends training, as for SASRec)")
+    eval_steps: int = Field(30, ge=0, description="validations at least this many optimiser steps apart (an "
+                                                  "ML-100K epoch is only ~9 steps)")
     val_users: int | None = Field(200, ge=1, description="validation users decoded per evaluation under "
                                                           "llm4rec run (seeded sample; None: all)")
     validity_users: int = Field(0, ge=0, description="also decode this many users' first beams without the "
