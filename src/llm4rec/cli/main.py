@@ -39,26 +39,34 @@ def run(config: Annotated[Path, typer.Argument(help="run TOML (see configs/)", e
         max_users: Annotated[int | None, typer.Option(min=1, help="evaluate a seeded subset of users")] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the outputs of an earlier run in "
                                                 "the output folder (default: refuse)")] = False,
+        resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted run of the same config "
+                                             "in the output folder: finished models are reused, the others "
+                                             "fitted")] = False,
         ) -> None:
     """Run CONFIG: fit every model, evaluate every protocol, write results.json, report.md, metrics.png.
 
     With ``seeds = [...]`` in CONFIG, one run per seed (seed-<s>/) and seeds.md, the summary across seeds.
+    ``--resume`` continues a run that died or had failing models (each seed folder on its own).
     """
+    from llm4rec.errors import ConfigError
     from llm4rec.eval import load_run_config, print_tables
     from llm4rec.eval import run as run_config
 
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other: --resume continues the run in the output "
+                          "folder, --overwrite replaces it; pass one of them")
     cfg = load_run_config(config)
     if max_users is not None:
         cfg.eval.max_users = max_users
     if cfg.seeds:
         from llm4rec.eval.seed_runs import run_seeds
 
-        runs = run_seeds(cfg, out, overwrite=overwrite)
+        runs = run_seeds(cfg, out, overwrite=overwrite, resume=resume)
         typer.echo((runs.output_dir / "seeds.md").read_text())
         folder, files, failures = runs.output_dir, runs.files, runs.failures
         empty = [f"{e} (seed {s})" for s, r in runs.runs.items() for e in r.empty]
     else:
-        result = run_config(cfg, out, overwrite=overwrite)
+        result = run_config(cfg, out, overwrite=overwrite, resume=resume)
         print_tables(result)
         folder, files, failures, empty = result.output_dir, result.files, result.failures, result.empty
     typer.echo(f"results written to {folder}/ ({', '.join(files)})")

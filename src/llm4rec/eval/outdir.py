@@ -5,6 +5,8 @@
   the lock when a process dies (``kill -9`` included).
 - A folder that already holds run outputs is refused unless the caller passes
   ``overwrite=True`` (CLI ``--overwrite``); then those outputs (and only those) are removed first.
+  With ``resume=True`` (CLI ``--resume``) they are kept for the run to continue
+  (:mod:`llm4rec.eval.resume`); ``present`` lists them. The two options exclude each other.
 - Files are written to unique temporary names in the folder and renamed over the target, so a
   reader or a killed run never sees a half-written file. Leftover temporaries of a killed run
   are removed when the next run takes the lock.
@@ -40,9 +42,14 @@ class RunFolderError(Llm4RecError, RuntimeError):
 class RunFolder:
     """Context manager over a run's output folder (see the module docstring)."""
 
-    def __init__(self, path: str | Path, overwrite: bool = False) -> None:
+    def __init__(self, path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
+        if overwrite and resume:
+            raise ConfigError("--resume and --overwrite exclude each other: --resume continues the run in the "
+                              "output folder, --overwrite replaces it; pass one of them")
         self.path = Path(path)
         self.overwrite = overwrite
+        self.resume = resume
+        self.present: list[str] = []
         self._lock: FileLock | None = None
 
     def __enter__(self) -> RunFolder:
@@ -65,13 +72,17 @@ class RunFolder:
     def _prepare(self) -> None:
         for stale in self.path.glob(TMP_PREFIX + "*"):
             stale.unlink(missing_ok=True)
-        present = [name for name in OUTPUTS if (self.path / name).exists()]
+        present = self.present = [name for name in OUTPUTS if (self.path / name).exists()]
+        if self.resume:
+            return
         if present and not self.overwrite:
             raise ConfigError(f"{self.path} already holds the outputs of a run ({', '.join(present)}); pass "
-                              "--overwrite (run(..., overwrite=True)) to replace them, or choose another --out")
+                              "--overwrite (run(..., overwrite=True)) to replace them, --resume to continue that "
+                              "run, or choose another --out")
         for name in present:
             target = self.path / name
             shutil.rmtree(target) if target.is_dir() else target.unlink()
+        self.present = []
 
     def __exit__(self, *exc: object) -> None:
         if self._lock is not None:
@@ -87,6 +98,10 @@ class RunFolder:
 
     def write_npz(self, name: str, arrays: dict[str, np.ndarray]) -> Path:
         return self._atomic(name, lambda f: np.savez(f, allow_pickle=False, **arrays))
+
+    def remove(self, name: str) -> None:
+        """Remove the file ``name`` if it exists (a resumed run's stale output)."""
+        (self.path / name).unlink(missing_ok=True)
 
     def write_with(self, name: str, write: Callable[[BinaryIO], object]) -> Path:
         """``write(f)`` fills a binary file that then atomically becomes ``name``."""

@@ -12,6 +12,8 @@ Outputs (in ``RunConfig.output_dir()``):
 Results are written after every model (atomically, into a locked folder: :mod:`llm4rec.eval.outdir`),
 so a crash loses nothing already computed; a model that fails is reported and the run goes on with
 the others. ``results.json`` is strict JSON: a metric over no user is ``null`` with ``n_users = 0``.
+A run that died (``kill -9``, out of memory) or had failing models is continued with ``resume=True``
+(CLI ``--resume``): the models it finished are read back instead of refitted (:mod:`llm4rec.eval.resume`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from llm4rec.eval.outdir import RunFolder
 from llm4rec.eval.protocols import EvalProtocol
 from llm4rec.eval.report import write_outputs
 from llm4rec.eval.results import USER_ID, Record, RunResult
+from llm4rec.eval.resume import Finished, check_same_config, load_finished
 from llm4rec.eval.stats import bootstrap_ci
 from llm4rec.eval.validation import fit_options
 from llm4rec.models.base import Recommender
@@ -114,15 +117,24 @@ def sample_eval_users(split: Split, cfg: RunConfig) -> Split:
     return replace(split, test=sub, params=params) if part == "test" else replace(split, valid=sub, params=params)
 
 
-def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool = False) -> RunResult:
+def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool = False,
+        resume: bool = False) -> RunResult:
     """Execute a run configuration end to end and write its outputs.
 
     The output folder is locked for the whole run and must not hold an earlier run's outputs
     unless ``overwrite`` (see :mod:`llm4rec.eval.outdir`). ``RunResult.empty`` lists the
     (model, protocol) pairs that evaluated no user (the CLI then exits non-zero).
+
+    With ``resume`` (not with ``overwrite``) a folder holding an earlier run of the *same* configuration
+    (its ``config.toml`` equals ``cfg.to_toml()``; any difference is refused, naming the first differing
+    key) is continued: every model already in ``results.json`` and not in ``failures.json`` (and, with
+    ``output.save_models``, saved under ``models/``) is not refitted, its records (``fit_seconds`` of the
+    earlier run included) and per-user values are read back; the others are fitted. The outputs then equal
+    those of an uninterrupted run. An empty or new folder is a normal run.
     """
     out = Path(output_dir) if output_dir else cfg.output_dir()
-    with RunFolder(out, overwrite=overwrite) as folder:
+    with RunFolder(out, overwrite=overwrite, resume=resume) as folder:
+        resuming = resume and check_same_config(out, folder.present, cfg.to_toml())
         folder.write_text("config.toml", cfg.to_toml())
         t0 = time.perf_counter()
         ds = load_data(cfg.dataset)
@@ -132,8 +144,17 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool
         split = sample_eval_users(split, cfg)
         check_run_data(cfg, split)
         result = RunResult([], {}, {}, out, user_vocab=ds.user_ids, files=["config.toml"])
+        finished = load_finished(out, cfg, ds.user_ids) if resuming else {}
+        if resuming:
+            log.info("resuming the run in %s: reusing %s; fitting %s", out, list(finished) or "no model",
+                     [m.display for m in cfg.models if m.display not in finished] or "no model")
         for spec in cfg.models:
             label = spec.display
+            if label in finished:
+                log.info("reusing %s from the earlier run (not refitted)", label)
+                result.records.extend(finished[label].records)
+                result.per_user.update(finished[label].per_user)
+                continue
             try:
                 model = make_model(spec.name, spec.params)
                 log.info("fitting %s", label)
@@ -150,9 +171,26 @@ def run(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool
             except Exception as exc:  # report, keep the finished models' results, go on
                 log.error("model %s failed: %s", label, exc)
                 result.failures[label] = "".join(traceback.format_exception(exc))
-            write_results(result, folder)
-        result.files += [f for f in write_outputs(result, cfg, ds, split, folder) if f not in result.files]
+            write_results(_with_pending(result, finished), folder)
+        if resuming:
+            write_results(result, folder)  # in the configuration's model order
+        written = write_outputs(result, cfg, ds, split, folder)
+        if resuming and "metrics.png" not in written:
+            folder.remove("metrics.png")  # the earlier run's plot, of other records
+        result.files += [f for f in written if f not in result.files]
     return result
+
+
+def _with_pending(result: RunResult, finished: dict[str, Finished]) -> RunResult:
+    """``result`` plus the reused models not reached yet, so that no intermediate write of a resumed run
+    drops results of the earlier run."""
+    have = {r.model for r in result.records}
+    pending = [f for label, f in finished.items() if label not in have]
+    if not pending:
+        return result
+    records = result.records + [r for f in pending for r in f.records]
+    per_user = {**result.per_user, **{k: v for f in pending for k, v in f.per_user.items()}}
+    return replace(result, records=records, per_user=per_user, files=[])
 
 
 def check_run_data(cfg: RunConfig, split: Split) -> None:
@@ -190,4 +228,6 @@ def write_results(result: RunResult, folder: RunFolder) -> None:
     if result.failures:
         folder.write_json("failures.json", result.failures)
         written.append("failures.json")
+    else:
+        folder.remove("failures.json")  # a resumed run's earlier failures, now refitted
     result.files += [f for f in written if f not in result.files]

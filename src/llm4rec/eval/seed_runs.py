@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from llm4rec.errors import ConfigError
 from llm4rec.eval.config import RunConfig
 from llm4rec.eval.outdir import RunFolder
 from llm4rec.eval.protocols.base import NegativeSampling
@@ -42,19 +43,27 @@ def config_for_seed(cfg: RunConfig, seed: int) -> RunConfig:
                                   "split": cfg.split.model_copy(update={"seed": seed})})
 
 
-def run_seeds(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool = False) -> SeedRuns:
+def run_seeds(cfg: RunConfig, output_dir: str | Path | None = None, *, overwrite: bool = False,
+              resume: bool = False) -> SeedRuns:
     """Run ``cfg`` once per seed of ``cfg.seeds`` and write the summary across seeds.
 
     The output folder and every ``seed-<s>/`` folder follow :mod:`llm4rec.eval.outdir` (locked;
-    earlier outputs refused unless ``overwrite``).
+    earlier outputs refused unless ``overwrite``). With ``resume`` every ``seed-<s>/`` folder is resumed
+    on its own (``run(..., resume=True)``: its ``config.toml`` must equal that seed's configuration; a
+    missing seed folder is a normal run) and the summary is rewritten from all seeds.
     """
     from llm4rec.eval.runner import run
 
     if not cfg.seeds:
         raise ValueError("run_seeds needs a configuration with seeds")
     out = Path(output_dir) if output_dir else cfg.output_dir()
-    with RunFolder(out, overwrite=overwrite) as folder:
-        runs = {s: run(config_for_seed(cfg, s), out / f"seed-{s}", overwrite=overwrite) for s in cfg.seeds}
+    with RunFolder(out, overwrite=overwrite, resume=resume) as folder:
+        single = [f for f in folder.present if f not in ("seeds.md", "seeds.json")]
+        if resume and single:
+            raise ConfigError(f"cannot resume a run over seeds in {out}: it holds the outputs of a single run "
+                              f"({', '.join(single)}); use a new output folder (--out) or --overwrite")
+        runs = {s: run(config_for_seed(cfg, s), out / f"seed-{s}", overwrite=overwrite, resume=resume)
+                for s in cfg.seeds}
         folder.write_text("seeds.md", seeds_markdown(cfg, runs))
         folder.write_json("seeds.json", [{"seed": s, **asdict(r)} for s, res in runs.items() for r in res.records])
     files = [f"seed-{s}/{f}" for s, res in runs.items() for f in res.files] + ["seeds.md", "seeds.json"]
