@@ -20,11 +20,18 @@ def main() -> None:
     ap.add_argument("--config", default="configs/genrec-ml100k.toml")
     ap.add_argument("--max-users", type=int, default=None,
                     help="evaluate a seeded user sample (say so); default: the config's eval.max_users")
+    ap.add_argument("--models", default=None, help="comma-separated labels: run only these models of the config")
     ap.add_argument("--out", default="runs/genrec-bench")
     args = ap.parse_args()
     cfg = load_run_config(args.config)
     if args.max_users is not None:
         cfg.eval.max_users = args.max_users
+    if args.models:
+        keep = args.models.split(",")
+        unknown = sorted(set(keep) - {m.display for m in cfg.models})
+        if unknown:
+            ap.error(f"--models: {unknown} not in {[m.display for m in cfg.models]}")
+        cfg.models = [m for m in cfg.models if m.display in keep]
     run(cfg, Path(args.out), overwrite=True)
     text = (Path(args.out) / "report.md").read_text()
     body = text.split("\n", 2)[2] if text.startswith("# ") else text
@@ -35,7 +42,8 @@ def main() -> None:
                   body + "\nItems outside a user's beam (width 20) share one floor score, so HR/NDCG@20 "
                          "count only written items; seconds per user are in the cost table.",
                   f"PYTHONPATH=src python bench/genrec_quality.py --config {args.config}"
-                  + (f" --max-users {args.max_users}" if args.max_users else ""))
+                  + (f" --max-users {args.max_users}" if args.max_users else "")
+                  + (f" --models {args.models}" if args.models else ""))
 
 
 if __name__ == "__main__":
