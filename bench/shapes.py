@@ -112,7 +112,7 @@ def main() -> None:
                       f"epochs {r['epochs']} stop {r['stop']}", flush=True)
             knn = results.get("itemknn", {}).get("ndcg@10")
             for m, r in results.items():
-                verdict = "" if m == "itemknn" or knn is None else ("yes" if r["ndcg@10"] >= knn else "**no**")
+                verdict = "" if m not in SEQUENTIAL or knn is None else ("yes" if r["ndcg@10"] >= knn else "**no**")
                 rows.append(f"| {name} | {seed} | {inter.n_users:,} x {inter.n_items:,} | {len(inter):,} "
                             f"| {np.median(lens):.0f} | {m} | {r['ndcg@10']:.4f} [{r['ci'][0]:.4f}, "
                             f"{r['ci'][1]:.4f}] | {verdict} | {r['fit_cpu_s']:.0f} | {r['epochs'] or ''} "
