@@ -26,6 +26,8 @@ def main() -> None:
                     help="evaluate a seeded user sample (say so); default: the config's eval.max_users")
     ap.add_argument("--models", default=None, help="comma-separated labels: run only these models of the config")
     ap.add_argument("--out", default="runs/genrec-bench")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run in --out (finished models are not refitted)")
     args = ap.parse_args()
     cfg = load_run_config(args.config)
     if args.max_users is not None:
@@ -36,7 +38,7 @@ def main() -> None:
         if unknown:
             ap.error(f"--models: {unknown} not in {[m.display for m in cfg.models]}")
         cfg.models = [m for m in cfg.models if m.display in keep]
-    run(cfg, Path(args.out), overwrite=True)
+    run(cfg, Path(args.out), overwrite=not args.resume, resume=args.resume)
     text = (Path(args.out) / "report.md").read_text()
     body = text.split("\n", 2)[2] if text.startswith("# ") else text
     n = cfg.eval.max_users
