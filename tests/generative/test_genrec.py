@@ -54,8 +54,8 @@ def test_each_validation_decodes_with_the_current_weights(small_split):
         model.score(np.arange(3))
         return float(len(calls))
 
-    make_model("genrec", {**TINY, "epochs": 2}).fit(small_split.train, small_split.valid,
-                                                    TrainingOptions(validator=validator))
+    model = make_model("genrec", {**TINY, "epochs": 2, "eval_steps": 0})  # validate after every epoch
+    model.fit(small_split.train, small_split.valid, TrainingOptions(validator=validator))
     assert calls == [0, 0]
 
 
