@@ -78,6 +78,14 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.load(f)
 
 
+def loads_toml(text: str) -> dict[str, Any]:
+    """Parse TOML text (``tomllib``, or ``tomli`` before Python 3.11); raises ``TOMLDecodeError``."""
+    return tomllib.loads(text)
+
+
+TOMLDecodeError = tomllib.TOMLDecodeError
+
+
 def load_named_config(cls: type[C], path: str | Path, what: str) -> C:
     """Read and validate a TOML file into ``cls`` (its ``name`` defaults to the file's stem); errors are
     :class:`~llm4rec.errors.ConfigError` naming the file and the offending key."""

@@ -15,22 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from llm4rec.config import TOMLDecodeError, loads_toml
 from llm4rec.errors import ConfigError
 from llm4rec.eval.config import RunConfig
 from llm4rec.eval.results import USER_ID, Record
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +52,11 @@ def check_same_config(folder: Path, present: list[str], toml_text: str) -> bool:
                               "output folder (--out) or --overwrite")
         return False
     try:
-        stored = tomllib.loads(stored_path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        stored = loads_toml(stored_path.read_text(encoding="utf-8"))
+    except (TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot resume in {folder}: its config.toml is unreadable ({exc}); use a new output "
                           "folder (--out) or --overwrite") from None
-    diff = first_difference(stored, tomllib.loads(toml_text))
+    diff = first_difference(stored, loads_toml(toml_text))
     if diff is not None:
         key, old, new = diff
         raise ConfigError(f"cannot resume in {folder}: it holds a run of another configuration; first difference "
@@ -146,17 +142,14 @@ def _record(row: dict[str, Any], per_user: dict[str, np.ndarray], bootstrap: int
 
 def _inverse_vocabulary(user_vocab: np.ndarray) -> Callable[[np.ndarray, str], np.ndarray]:
     """External user ids (as written to ``per_user.npz``) -> dense ids of ``user_vocab``."""
-    vocab = np.asarray(user_vocab).astype(str)
-    order = np.argsort(vocab, kind="stable")
-    ordered = vocab[order]
+    index = pd.Index(np.asarray(user_vocab).astype(str))
 
     def to_dense(ids: np.ndarray, key: str) -> np.ndarray:
         ids = np.asarray(ids).astype(str)
-        pos = np.minimum(np.searchsorted(ordered, ids), max(len(ordered) - 1, 0))
-        known = ordered[pos] == ids if len(ordered) else np.zeros(len(ids), dtype=bool)
-        if not known.all():
+        pos = index.get_indexer(ids)
+        if (pos < 0).any():
             raise ConfigError(f"cannot resume: per_user.npz ({key}) holds user ids the dataset does not have "
-                              f"(e.g. {ids[~known][0]!r}); did the data change? use --overwrite")
-        return order[pos].astype(np.int64)
+                              f"(e.g. {ids[pos < 0][0]!r}); did the data change? use --overwrite")
+        return pos.astype(np.int64)
 
     return to_dense
